@@ -1,0 +1,108 @@
+// The profile registry, keyed by the name users type (`--profile`, `--compare`). Kernel profiles
+// are sets of patches; each bug profile is a kernel with one fix switched off (historical, citing
+// the fix) or one check dropped (mutant, naming the rule it breaks). Spec: svm.md §2.5, §7.
+
+import { PATCHES, type Profile } from './profiles.ts';
+
+const ids = (since: string[]) => PATCHES.filter((p) => since.includes(p.since)).map((p) => p.id);
+
+const KVM_NEXT = new Set(ids(['pre-6.1', 'post-6.1']));
+const UNIFIED = new Set(ids(['pre-6.1', 'post-6.1', 'unified']));
+
+function without(base: Set<string>, ...drop: string[]): Set<string> {
+  const s = new Set(base);
+  for (const d of drop) {
+    if (!s.delete(d)) throw new Error(`profile_list: patch ${d} not in base`);
+  }
+  return s;
+}
+
+function withAdded(base: Set<string>, ...add: string[]): Set<string> {
+  const s = new Set(base);
+  for (const a of add) s.add(a);
+  return s;
+}
+
+const kernels: Profile[] = [
+  { name: 'kvm-next', kind: 'kernel', bug: false, title: 'kvm-x86 next as stored (nested.c @1a27afa0)', patches: KVM_NEXT },
+  { name: 'unified', kind: 'kernel', bug: false, title: 'kvm-next + "Unify handling of VMRUN failures with proper cleanup" (v5/v6 proposal) + hCR0.PG check', patches: UNIFIED },
+  {
+    name: 'unified-v4', kind: 'kernel', bug: true, title: 'unified as posted in v4: nested_svm_load_cr3 judged on L1\'s paging mode',
+    source: 'review of [PATCH v4] KVM: nSVM: Call nested_svm_init_mmu_context() before switching to VMCB02',
+    caughtBy: ['profile-equivalence'], patches: without(UNIFIED, 'svm-l2-paging-mode-for-cr3'),
+  },
+  {
+    name: 'linux-6.1', kind: 'kernel', bug: true, title: 'kvm-next with every fix dated after v6.1.0 switched off',
+    source: 'torvalds/linux ~v6.1 (nested.c @00f08d99)', caughtBy: ['vmrun-failure-clean', 'gif-semantics', 'vmrun-verdict-matches-apm'],
+    patches: new Set(ids(['pre-6.1'])),
+  },
+];
+
+interface BugDef {
+  name: string;
+  off?: string;
+  drop?: string;
+  kind: 'historical' | 'mutant';
+  title: string;
+  source: string;
+  caughtBy: string[];
+}
+
+const BUGS: BugDef[] = [
+  { name: 'cve-2021-29657', off: 'svm-vmcb12-cache-before-check', kind: 'historical', title: 'vmcb12 controls checked in guest memory, then re-read (double fetch)', source: 'a58d9166a756', caughtBy: ['checked-is-run'] },
+  { name: 'efer-svme-toctou', off: 'svm-efer-svme-cached', kind: 'historical', title: 'EFER/CRs re-read from vmcb12 after the check', source: '3c346c0c60ab', caughtBy: ['checked-is-run'] },
+  { name: 'cve-2021-3653', off: 'svm-int-ctl-sanitize', kind: 'historical', title: 'vmcb02.int_ctl takes AVIC_ENABLE and other L0-owned bits from vmcb12', source: '0f923e07124d', caughtBy: ['vmcb02-sanitized'] },
+  { name: 'cve-2021-3656', off: 'svm-vls-intercept', kind: 'historical', title: 'virtual VMLOAD/VMSAVE enabled for L2 without nested NPT', source: 'c7dfa4009965', caughtBy: ['vmcb02-sanitized'] },
+  { name: 'tlb-ctl-check', off: 'svm-no-tlb-ctl-check', kind: 'historical', title: 'VMRUN fails for TLB_CONTROL ∉ {0,1} (174a921b6975, reverted)', source: 'Revert of 174a921b6975 (Jan 2024)', caughtBy: ['vmrun-verdict-matches-apm'] },
+  { name: 'gif-not-cleared-on-invalid', off: 'svm-gif-clear-on-invalid', kind: 'historical', title: 'early VMEXIT_INVALID leaves GIF as it was', source: 'f85a6ce06e4a', caughtBy: ['gif-semantics', 'vmrun-failure-clean'] },
+  { name: 'rsm-no-checks', off: 'svm-rsm-checks', kind: 'historical', title: 'RSM re-enters L2 from an unchecked vmcb12', source: '898a1751b620 (stable)', caughtBy: ['entry-path-parity'] },
+  { name: 'smm-l1-state-corruption', off: 'svm-smm-l1-state-in-hsave', kind: 'historical', title: 'SMM handler clobbers L1 state kept in vmcb01', source: '37be407b2ce8', caughtBy: ['exit-roundtrip'] },
+  { name: 'smm-nested-ctl-not-restored', off: 'svm-smm-restore-nested-ctl', kind: 'historical', title: 'RSM after migration in SMM runs L2 with empty nested controls', source: 'bb00bd9c0862', caughtBy: ['checked-is-run'] },
+  { name: 'eventinj-not-cleared', off: 'svm-clear-eventinj-on-vmexit', kind: 'historical', title: 'vmcb12.event_inj keeps V after #VMEXIT / VMEXIT_INVALID', source: 'c0095cef7303 (stable)', caughtBy: ['vmrun-failure-clean'] },
+  { name: 'nmi-softirq-tracking-leak', off: 'svm-clear-l1-l2-nmi-softirq', kind: 'historical', title: 'nmi_l1_to_l2 / soft_int_injected survive a VMRUN failure', source: 'de6d8562a9cf (stable)', caughtBy: ['vmrun-failure-clean'] },
+  { name: 'no-ncr3-check', off: 'svm-check-ncr3', kind: 'historical', title: 'nCR3 beyond MAXPHYADDR accepted with NP_ENABLE', source: 'ddb188b88d55 (stable)', caughtBy: ['vmrun-verdict-matches-apm'] },
+  { name: 'no-cs-l-d-check', off: 'svm-check-efer-cr0-cr4-cs', kind: 'historical', title: 'LME && PG && CS.L && CS.D accepted', source: '23ccf4affa6c (stable)', caughtBy: ['vmrun-verdict-matches-apm'] },
+  { name: 'no-eventinj-check', off: 'svm-check-eventinj', kind: 'historical', title: 'EVENTINJ with an undefined type or non-exception vector accepted', source: 'KVM: nSVM: Add missing consistency check for EVENTINJ (2026)', caughtBy: ['vmrun-verdict-matches-apm'] },
+  { name: 'np-enable-host-check', off: 'svm-drop-np-enable-host-check', kind: 'historical', title: 'VMRUN fails when vmcb12 sets NP_ENABLE and the host has npt=0', source: 'KVM: nSVM: Drop the non-architectural consistency check for NP_ENABLE (2026)', caughtBy: ['vmrun-verdict-matches-apm'] },
+  { name: 'exit-code-hi-zero', off: 'svm-exit-code-64bit', kind: 'historical', title: 'VMEXIT_INVALID written with bits 63:32 clear', source: 'svm_is_vmrun_failure / u64 exit_code series', caughtBy: ['vmrun-failure-clean'] },
+  { name: 'hsave-unchecked', off: 'svm-check-hsave', kind: 'historical', title: 'VMRUN proceeds with VM_HSAVE_PA never set', source: 'fb79f566e4c9', caughtBy: ['vmrun-verdict-matches-apm'] },
+  { name: 'vmcb12-map-silent-noop', off: 'svm-vmcb12-map-gp', kind: 'historical', title: 'unmappable vmcb12 makes VMRUN a silent no-op', source: 'ddc242a7bb44 (stable)', caughtBy: ['vmrun-verdict-matches-apm'] },
+  { name: 'vmexit-half-done', off: 'svm-vmexit-triple-fault', kind: 'historical', title: 'a failed host-CR3 reload aborts #VMEXIT half way', source: 'KVM: nSVM: Triple fault if restore host CR3 fails on nested #VMEXIT (2026)', caughtBy: ['vmrun-failure-clean'] },
+  { name: 'set-nested-state-not-dirty', off: 'svm-set-nested-state-dirty', kind: 'historical', title: 'vmcb02 not marked dirty after SET_NESTED_STATE', source: '15003179c74d (stable)', caughtBy: ['set-nested-state-consistent'] },
+  { name: 'set-nested-state-avic-active', off: 'svm-set-nested-state-avic-inhibit', kind: 'historical', title: 'AVIC left active for L2 after SET_NESTED_STATE', source: '263640149d81 (stable)', caughtBy: ['set-nested-state-consistent'] },
+  { name: 'vmrun-tf-no-db', off: 'svm-vmrun-tf-db', kind: 'historical', title: 'a single-stepped VMRUN gets no #DB after #VMEXIT', source: 'Krish Sadhukhan 2021, "queue the #DB intercept in nested_svm_vmexit()"', caughtBy: ['exit-roundtrip'] },
+  { name: 'no-vmcb12-cache-all', off: 'svm-cache-all-vmcb12-fields', kind: 'historical', title: 'CS/segments re-read from vmcb12 after the CS.L/D check', source: 'KVM: nSVM: Cache all used fields from VMCB12 (2026)', caughtBy: ['checked-is-run'] },
+  { name: 'no-control-sanitize', off: 'svm-sanitize-control-cache', kind: 'historical', title: 'reserved bits of event_inj/int_state/int_vector/tlb_ctl reach vmcb02', source: 'KVM: nSVM: Sanitize control fields copied from VMCB12 (2026)', caughtBy: ['vmcb02-sanitized'] },
+  { name: 'mutant-no-vnmi-check', off: 'svm-check-vnmi', kind: 'mutant', title: 'V_NMI_ENABLE accepted without the NMI intercept', source: 'breaks APM 15.21.4 (V_NMI_ENABLE requires the NMI intercept)', caughtBy: ['vmrun-verdict-matches-apm'] },
+  { name: 'mutant-no-gpat-check', off: 'svm-check-gpat', kind: 'mutant', title: 'invalid gPAT accepted with nested paging', source: 'breaks APM 15.25.4 (gPAT checked when NP_ENABLE)', caughtBy: ['vmrun-verdict-matches-apm'] },
+  { name: 'mutant-no-asid-check', drop: 'asid-zero', kind: 'mutant', title: 'ASID 0 accepted', source: 'breaks APM 15.5.1 "ASID is equal to zero"', caughtBy: ['vmrun-verdict-matches-apm'] },
+  { name: 'mutant-no-cd-nw-check', drop: 'cr0-cd-clear-nw-set', kind: 'mutant', title: 'CR0.NW without CR0.CD accepted', source: 'breaks APM 15.5.1 "CR0.CD is zero and CR0.NW is set"', caughtBy: ['vmrun-verdict-matches-apm'] },
+  { name: 'mutant-no-msrpm-check', drop: 'msrpm-beyond-maxphyaddr', kind: 'mutant', title: 'MSRPM reaching past MAXPHYADDR accepted', source: 'breaks APM 15.5.1 (MSR/IOIO tables beyond the physical address limit)', caughtBy: ['vmrun-verdict-matches-apm'] },
+  { name: 'mutant-no-vmrun-intercept-check', drop: 'vmrun-intercept-clear', kind: 'mutant', title: 'vmcb12 without the VMRUN intercept accepted', source: 'breaks APM 15.5.1 "The VMRUN intercept bit is clear"', caughtBy: ['vmrun-verdict-matches-apm', 'checked-is-run'] },
+];
+
+const BUG_PROFILES: Profile[] = BUGS.map((b) => ({
+  name: b.name,
+  kind: b.kind,
+  bug: true,
+  title: b.title,
+  source: b.source,
+  caughtBy: b.caughtBy,
+  patches: b.off ? without(KVM_NEXT, b.off) : withAdded(KVM_NEXT, `drop-check:${b.drop}`),
+}));
+
+export const PROFILES: ReadonlyMap<string, Profile> = new Map([...kernels, ...BUG_PROFILES].map((p) => [p.name, p]));
+
+export const DEFAULT_PROFILE = 'kvm-next';
+
+export function getProfile(name: string): Profile | undefined {
+  return PROFILES.get(name);
+}
+
+export function nonBugProfiles(): Profile[] {
+  return [...PROFILES.values()].filter((p) => !p.bug);
+}
+
+export function bugProfiles(): Profile[] {
+  return [...PROFILES.values()].filter((p) => p.bug);
+}

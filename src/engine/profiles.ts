@@ -1,0 +1,70 @@
+// Kernel profiles as data: a named set of behaviour switches ("patches"). A patch id names one
+// behaviour and the commit that introduced it; the engine asks `has(profile, id)` at exactly the
+// place the kernel changed. A historical bug is a profile with one fix switched off; a mutant is a
+// plausible slip with no known commit. See ../shared/spec/svm.md §2 and §7.
+
+export interface PatchInfo {
+  id: string;
+  /** What the patched (correct) kernel does. */
+  title: string;
+  /** Commit or mail the behaviour comes from. */
+  source: string;
+  /** The tree the patch is in: 'kvm-next' (stored kvm-x86), 'post-6.1' (dated after v6.1.0), 'unified' (proposal only). */
+  since: 'pre-6.1' | 'post-6.1' | 'unified';
+}
+
+export const PATCHES: readonly PatchInfo[] = [
+  // ---- fixes present in kvm-next ----
+  { id: 'svm-vmcb12-cache-before-check', since: 'pre-6.1', title: 'checks and vmcb02 use one cached snapshot of vmcb12 controls', source: 'a58d9166a756 KVM: SVM: load control fields from VMCB12 before checking them (CVE-2021-29657)' },
+  { id: 'svm-efer-svme-cached', since: 'pre-6.1', title: 'EFER/CR0/CR3/CR4/DR6/DR7 from the checked save cache, not re-read from vmcb12', source: '3c346c0c60ab KVM: SVM: ensure that EFER.SVME is set when running nested guest or on nested vmexit' },
+  { id: 'svm-int-ctl-sanitize', since: 'pre-6.1', title: 'vmcb02.int_ctl takes only V_TPR/V_IRQ/V_INTR_PRIO/V_IGN_TPR (+vGIF/vNMI when nested) from vmcb12', source: '0f923e07124d KVM: nSVM: avoid picking up unsupported bits from L2 in int_ctl (CVE-2021-3653)' },
+  { id: 'svm-vls-intercept', since: 'pre-6.1', title: 'VMLOAD/VMSAVE intercepted for L2 unless nested NPT and virtual VMLOAD/VMSAVE are both usable', source: 'c7dfa4009965 KVM: nSVM: always intercept VMLOAD/VMSAVE when nested (CVE-2021-3656)' },
+  { id: 'svm-no-tlb-ctl-check', since: 'pre-6.1', title: 'no consistency check on TLB_CONTROL (revert of 174a921b6975)', source: 'Revert "nSVM: Check for reserved encodings of TLB_CONTROL in nested VMCB" (Sean Christopherson, Jan 2024, Cc stable)' },
+  { id: 'svm-check-hsave', since: 'pre-6.1', title: 'VMRUN #GPs when VM_HSAVE_PA was never set', source: 'fb79f566e4c9 KVM: nSVM: Check that VM_HSAVE_PA MSR was set before VMRUN' },
+  { id: 'svm-smm-l1-state-in-hsave', since: 'pre-6.1', title: 'L1 VMRUN state stashed in HSAVE+0x400 on SMI from L2 and restored on RSM', source: '37be407b2ce8 KVM: nSVM: Fix L1 state corruption upon return from SMM' },
+  { id: 'svm-smm-restore-nested-ctl', since: 'pre-6.1', title: 'RSM into L2 reloads the nested controls from vmcb12', source: 'bb00bd9c0862 KVM: nSVM: Restore nested control upon leaving SMM' },
+  { id: 'svm-vmrun-tf-db', since: 'pre-6.1', title: 'a single-stepped VMRUN queues #DB in nested_svm_vmexit', source: 'KVM: nSVM: If VMRUN is single-stepped, queue the #DB intercept in nested_svm_vmexit() (Krish Sadhukhan, 2021)' },
+  { id: 'svm-check-vnmi', since: 'post-6.1', title: 'V_NMI_ENABLE requires the NMI intercept (C7)', source: 'nested vNMI series, 2023 (nested_vmcb_check_controls)' },
+  { id: 'svm-check-gpat', since: 'post-6.1', title: 'gPAT checked when L2 has its own PAT (S11)', source: 'separate L2 gPAT series, kvm-x86 2026 (nested_vmcb_check_save check_gpat)' },
+  { id: 'svm-gif-clear-on-invalid', since: 'post-6.1', title: 'an early consistency-check failure clears GIF', source: 'f85a6ce06e4a KVM: nSVM: Clear GIF on nested #VMEXIT(INVALID)' },
+  { id: 'svm-rsm-checks', since: 'post-6.1', title: 'RSM re-checks the cached vmcb12 (nested_svm_check_cached_vmcb12)', source: '898a1751b620 (stable) KVM: SVM: check validity of VMCB controls when returning from SMM' },
+  { id: 'svm-clear-eventinj-on-vmexit', since: 'post-6.1', title: 'vmcb12.event_inj/event_inj_err cleared on every #VMEXIT, INVALID included', source: 'c0095cef7303 (stable) KVM: nSVM: Clear EVENTINJ fields in vmcb12 on nested #VMEXIT' },
+  { id: 'svm-clear-l1-l2-nmi-softirq', since: 'post-6.1', title: 'nmi_l1_to_l2 / soft_int_injected cleared on #VMEXIT and VMRUN failure', source: 'de6d8562a9cf (stable) KVM: nSVM: Clear tracking of L1->L2 NMI and soft IRQ on nested #VMEXIT' },
+  { id: 'svm-check-ncr3', since: 'post-6.1', title: 'NP_ENABLE with nCR3 beyond MAXPHYADDR fails VMRUN (C3b)', source: 'ddb188b88d55 (stable) KVM: nSVM: Add missing consistency check for nCR3 validity' },
+  { id: 'svm-check-efer-cr0-cr4-cs', since: 'post-6.1', title: 'LME&&PG&&CS.L&&CS.D fails VMRUN (S8)', source: '23ccf4affa6c (stable) KVM: nSVM: Add missing consistency check for EFER, CR0, CR4, and CS' },
+  { id: 'svm-check-eventinj', since: 'post-6.1', title: 'EVENTINJ with an undefined type or a non-exception vector fails VMRUN (C8)', source: 'KVM: nSVM: Add missing consistency check for EVENTINJ (Yosry Ahmed, 2026)' },
+  { id: 'svm-drop-np-enable-host-check', since: 'post-6.1', title: 'VMRUN does not fail because host npt_enabled is off (C3a dropped)', source: 'KVM: nSVM: Drop the non-architectural consistency check for NP_ENABLE (Yosry Ahmed, 2026)' },
+  { id: 'svm-exit-code-64bit', since: 'post-6.1', title: 'VMEXIT_INVALID written as the 64-bit value -1', source: 'svm_is_vmrun_failure / u64 exit_code series (Sean Christopherson, 2025-2026); stable: exit_code_hi = -1u' },
+  { id: 'svm-vmcb12-map-gp', since: 'post-6.1', title: 'VMRUN whose vmcb12 cannot be mapped never retires silently', source: 'ddc242a7bb44 (stable) KVM: nSVM: Always inject a #GP if mapping VMCB12 fails on nested VMRUN' },
+  { id: 'svm-vmexit-triple-fault', since: 'post-6.1', title: '#VMEXIT is all-or-nothing: map or host-CR3 failure → triple fault, exit completes', source: 'KVM: nSVM: Triple fault if mapping VMCB12 / restoring host CR3 fails on nested #VMEXIT (Yosry Ahmed, 2026)' },
+  { id: 'svm-cache-all-vmcb12-fields', since: 'post-6.1', title: 'segments/RFLAGS/RIP/RSP/RAX/CR2 come from the cache; vmcb12 read once', source: 'KVM: nSVM: Cache all used fields from VMCB12 / Restrict mapping VMCB12 (Yosry Ahmed, 2026)' },
+  { id: 'svm-sanitize-control-cache', since: 'post-6.1', title: 'reserved bits of int_vector, int_state, event_inj, tlb_ctl dropped when caching', source: 'KVM: nSVM: Sanitize control fields copied from VMCB12 (Yosry Ahmed, 2026)' },
+  { id: 'svm-set-nested-state-dirty', since: 'post-6.1', title: 'SET_NESTED_STATE marks all of vmcb02 dirty', source: '15003179c74d (stable) KVM: nSVM: Mark all of vmcb02 dirty when restoring nested state' },
+  { id: 'svm-set-nested-state-avic-inhibit', since: 'post-6.1', title: 'SET_NESTED_STATE into guest mode inhibits AVIC', source: '263640149d81 (stable) KVM: nSVM: Ensure AVIC is inhibited when restoring a vCPU to guest mode' },
+  { id: 'svm-vmexit-cr2-from-arch', since: 'post-6.1', title: 'vmcb12.cr2 on #VMEXIT is arch.cr2, not vmcb02.save.cr2', source: 'd218a0e8a63c (stable) KVM: nSVM: Use vcpu->arch.cr2 when updating vmcb12 on nested #VMEXIT' },
+  // ---- the proposed unification (spec §2.5): not in any stored tree ----
+  { id: 'svm-unified-vmrun-failure', since: 'unified', title: 'every VMRUN failure goes through nested_svm_vmrun_error_vmexit and __nested_svm_vmexit, before the switch to vmcb02', source: '[PATCH v5/v6] KVM: nSVM: Unify handling of VMRUN failures with proper cleanup (Yosry Ahmed, 2026)' },
+  { id: 'svm-check-hcr0-pg-np', since: 'unified', title: 'NP_ENABLE with L1 CR0.PG clear fails VMRUN (C9, APM 15.25.3)', source: '[PATCH v6 20/31] KVM: nSVM: Add missing consistency check for hCR0.PG and NP_ENABLE' },
+  { id: 'svm-l2-paging-mode-for-cr3', since: 'unified', title: 'nested_svm_load_cr3 sees L2 CR0/CR4/EFER (split of prepare_save found in v4 review)', source: 'review of [PATCH v4] KVM: nSVM: Call nested_svm_init_mmu_context() before switching to VMCB02' },
+];
+
+export type PatchId = string;
+
+export type ProfileKind = 'kernel' | 'historical' | 'mutant';
+
+export interface Profile {
+  name: string;
+  kind: ProfileKind;
+  /** True for profiles that model a bug: a fuzz run against them is expected to fail. */
+  bug: boolean;
+  title: string;
+  /** For bug profiles: the commit that fixed it (historical) or the rule the slip breaks (mutant). */
+  source?: string;
+  /** The properties expected to catch it (bug profiles). */
+  caughtBy?: string[];
+  patches: ReadonlySet<PatchId>;
+}
+
+export function has(p: Profile, id: PatchId): boolean {
+  return p.patches.has(id);
+}

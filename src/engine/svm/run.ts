@@ -1,0 +1,253 @@
+// run(scenario, profile) → { trace, outcome, before, after }: the engine's one entry point for
+// nested SVM. Pure and deterministic: no clock, no randomness, no I/O, never throws on
+// architectural input (a state KVM rejects is an outcome).
+
+import { SVM_EXIT_ERR } from '../../arch/svm/exit_codes.ts';
+import { cloneVmcb, type Vmcb } from '../../arch/svm/vmcb.ts';
+import { GuestMemory } from '../memory.ts';
+import { has, type Profile } from '../profiles.ts';
+import { Trace } from '../trace.ts';
+import { cloneVcpuState, emptyPending, newNested, type ArchRegs, type SvmVcpu } from '../vcpu.ts';
+import type { Ctx } from './ctx.ts';
+import { l1_gif } from './gif.ts';
+import { run_l2, type L2Result } from './l2.ts';
+import { nested_svm_vmrun, type VmrunResult } from './nested/vmrun.ts';
+import { svm_get_nested_state_pages, svm_set_nested_state } from './nested_state.ts';
+import type { SvmScenario } from './scenario.ts';
+import { emulator_leave_smm, migrate_in_smm, svm_enter_smm } from './smm.ts';
+import { svm_init_vmcb01 } from './vmcb01.ts';
+
+/** The verdict vocabulary shared with `check --json` and the oracles. */
+export type Outcome =
+  | 'entered'
+  | 'vmexit-invalid'
+  | '#UD'
+  | '#GP'
+  | 'triple-fault'
+  | 'userspace-exit'
+  | 'silent-noop'
+  | 'einval';
+
+/** What L1 (and a reviewer) can observe, taken before the entry path and after it. */
+export interface L1View {
+  regs: ArchRegs;
+  cpl: number;
+  gif: number;
+  guest_mode: boolean;
+  current: '01' | '02';
+  smm: boolean;
+  exception: { vector: number; error_code?: number } | null;
+  triple_fault: boolean;
+  /** vmcb12 as it is in guest memory (null if unmappable). */
+  vmcb12: Vmcb | null;
+  vmcb12_gpa: bigint;
+  nested_cr3: bigint;
+  nested_run_pending: boolean;
+  nmi_l1_to_l2: boolean;
+  soft_int_injected: boolean;
+  mmu: 'root_mmu' | 'guest_mmu';
+}
+
+export interface SvmRunResult {
+  trace: Trace;
+  outcome: Outcome;
+  /** Stage of a VMEXIT_INVALID: early (checks) or late (CR3/PDPTE/MSRPM after the checks). */
+  stage: 'early' | 'late' | null;
+  vmrun: VmrunResult | null;
+  l2: L2Result | null;
+  /** L2's first exit to L1, when it entered and exited. */
+  l2_exit_code: bigint | null;
+  before: L1View;
+  /** L1-visible state right after the entry path (before L2 ran). */
+  entry: L1View;
+  after: L1View;
+  vcpu: SvmVcpu;
+}
+
+export function l1View(v: SvmVcpu, vmcb12_gpa: bigint): L1View {
+  const m = v.mem.mapVmcb(vmcb12_gpa);
+  return {
+    regs: { ...v.regs },
+    cpl: v.cpl,
+    gif: l1_gif(v),
+    guest_mode: v.guest_mode,
+    current: v.current,
+    smm: v.smm,
+    exception: v.pending.exception ? { ...v.pending.exception } : null,
+    triple_fault: v.pending.triple_fault,
+    vmcb12: m ? cloneVmcb(m) : null,
+    vmcb12_gpa: v.nested.vmcb12_gpa,
+    nested_cr3: v.nested.ctl.nested_cr3,
+    nested_run_pending: v.nested_run_pending,
+    nmi_l1_to_l2: v.nmi_l1_to_l2,
+    soft_int_injected: v.soft_int_injected,
+    mmu: v.mmu,
+  };
+}
+
+function parseHexBytes(hex: string): Uint8Array {
+  const clean = hex.replace(/^0x/, '').replace(/[^0-9a-fA-F]/g, '');
+  const out = new Uint8Array(clean.length >> 1);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+/** Build L1's vCPU and memory from the scenario (KVM state at the moment L1 executes VMRUN). */
+export function buildVcpu(s: SvmScenario): SvmVcpu {
+  const l1 = s.l1;
+  const mem = new GuestMemory(l1.memslots);
+  for (const [k, hex] of Object.entries(l1.memory ?? {})) {
+    let gpa: bigint;
+    try {
+      gpa = BigInt(k);
+    } catch {
+      continue;
+    }
+    mem.write(gpa, parseHexBytes(hex));
+  }
+  const vmcb01 = svm_init_vmcb01(l1);
+  const v: SvmVcpu = {
+    regs: { rax: l1.rax, rsp: l1.rsp, rip: l1.rip, rflags: l1.rflags, efer: l1.efer, cr0: l1.cr0, cr2: l1.cr2, cr3: l1.cr3, cr4: l1.cr4, dr6: l1.dr6, dr7: l1.dr7 },
+    cpl: l1.cpl,
+    vmcb01,
+    vmcb02: svm_init_vmcb01(l1),
+    current: '01',
+    guest_mode: false,
+    hflags_gif: l1.gif !== 0,
+    smm: l1.smm,
+    smram: null,
+    nested: newNested(l1.vm_hsave_pa),
+    nested_run_pending: false,
+    nmi_l1_to_l2: false,
+    soft_int_injected: false,
+    soft_int_next_rip: 0n,
+    nmi_pending: 0,
+    pending: emptyPending(),
+    mmu: 'root_mmu',
+    pdptrs: [0n, 0n, 0n, 0n],
+    pdptrs_lazy: false,
+    l1_tsc_offset: 0n,
+    tsc_offset: 0n,
+    avic_inhibited: false,
+    pat: l1.pat,
+    maxphyaddr: l1.maxphyaddr,
+    host: l1.host,
+    guest: l1.guest,
+    quirks: l1.quirks,
+    mem,
+  };
+  // vmcb02 is allocated once and starts "all clean" in hardware's eyes: only a dirty mark makes
+  // the CPU reload it (what 15003179c74d is about).
+  v.vmcb02.control.clean = 0xffffffff;
+  return v;
+}
+
+function vmcb12Gpa(s: SvmScenario): bigint {
+  return s.l1.rax & ~0xfffn;
+}
+
+function finish(ctx: Ctx, s: SvmScenario, before: L1View, entry: L1View, outcome: Outcome, stage: 'early' | 'late' | null, vmrun: VmrunResult | null, l2: L2Result | null): SvmRunResult {
+  const after = l1View(ctx.v, vmcb12Gpa(s));
+  let finalOutcome = outcome;
+  if (ctx.v.pending.triple_fault && outcome !== 'userspace-exit') finalOutcome = 'triple-fault';
+  return {
+    trace: ctx.t, outcome: finalOutcome, stage, vmrun, l2,
+    l2_exit_code: l2 && l2.outcome === 'exit' ? l2.exit_code : null,
+    before, entry, after, vcpu: ctx.v,
+  };
+}
+
+function runL2IfEntered(ctx: Ctx, s: SvmScenario): { l2: L2Result | null; entry: L1View } {
+  const entry = l1View(ctx.v, vmcb12Gpa(s));
+  if (!ctx.v.guest_mode) return { l2: null, entry };
+  return { l2: run_l2(ctx, s.l2), entry };
+}
+
+function runVmrun(ctx: Ctx, s: SvmScenario, before: L1View): SvmRunResult {
+  ctx.v.mem.putVmcb(vmcb12Gpa(s), s.vmcb12);
+  const r = nested_svm_vmrun(ctx, s.race);
+  if (r.outcome !== 'entered') {
+    const entry = l1View(ctx.v, vmcb12Gpa(s));
+    const stage = r.outcome === 'vmexit-invalid' ? r.stage : null;
+    return finish(ctx, s, before, entry, r.outcome, stage, r, null);
+  }
+  const { l2, entry } = runL2IfEntered(ctx, s);
+  return finish(ctx, s, before, entry, 'entered', null, r, l2);
+}
+
+/**
+ * RSM into L2: VMRUN the (valid) smm.vmrun_vmcb12, take an SMI in L2, let the SMM handler leave
+ * `vmcb12` in memory, optionally migrate, then RSM.
+ */
+function runRsm(ctx: Ctx, s: SvmScenario, before: L1View): SvmRunResult {
+  const gpa = vmcb12Gpa(s);
+  const smm = s.smm;
+  ctx.v.mem.putVmcb(gpa, smm ? smm.vmrun_vmcb12 : s.vmcb12);
+  const r = nested_svm_vmrun(ctx, null);
+  if (r.outcome !== 'entered') {
+    ctx.t.emit('rsm_flow_not_applicable', { vmrun: r.outcome });
+    return finish(ctx, s, before, l1View(ctx.v, gpa), r.outcome, r.outcome === 'vmexit-invalid' ? r.stage : null, r, null);
+  }
+  // The VM entry happens, then the SMI arrives before L2's first instruction.
+  ctx.v.nested_run_pending = false;
+  if (svm_enter_smm(ctx)) {
+    ctx.v.pending.triple_fault = true;
+    return finish(ctx, s, before, l1View(ctx.v, gpa), 'triple-fault', null, r, null);
+  }
+  const vmcb12 = ctx.v.mem.mapVmcb(gpa);
+  if (vmcb12) {
+    const repl = cloneVmcb(s.vmcb12);
+    vmcb12.control = repl.control;
+    vmcb12.save = repl.save;
+  }
+  if (smm?.migrate) migrate_in_smm(ctx);
+  const rsm = emulator_leave_smm(ctx);
+  if (rsm === 'shutdown') return finish(ctx, s, before, l1View(ctx.v, gpa), 'triple-fault', null, r, null);
+  const { l2, entry } = runL2IfEntered(ctx, s);
+  return finish(ctx, s, before, entry, 'entered', null, r, l2);
+}
+
+/** KVM_SET_SREGS/REGS with L2's registers, then KVM_SET_NESTED_STATE, then KVM_RUN. */
+function runSetNestedState(ctx: Ctx, s: SvmScenario, before: L1View): SvmRunResult {
+  const { v } = ctx;
+  const gpa = vmcb12Gpa(s);
+  v.mem.putVmcb(gpa, s.vmcb12);
+  const l1save = cloneVmcb(v.vmcb01).save;
+  const l2 = s.vmcb12.save;
+  v.regs = { rax: l2.rax, rsp: l2.rsp, rip: l2.rip, rflags: l2.rflags, efer: l2.efer, cr0: l2.cr0, cr2: l2.cr2, cr3: l2.cr3, cr4: l2.cr4, dr6: l2.dr6, dr7: l2.dr7 };
+  v.vmcb01.save = cloneVmcb(s.vmcb12).save;
+  const ns = s.nested_state ?? { flags: 0x103, gpat: s.vmcb12.save.g_pat };
+  const r = svm_set_nested_state(ctx, { flags: ns.flags, vmcb_pa: s.l1.rax, gpat: ns.gpat, control: s.vmcb12.control, save: l1save });
+  if (r) return finish(ctx, s, before, l1View(v, gpa), 'einval', null, null, null);
+  if (!v.guest_mode) return finish(ctx, s, before, l1View(v, gpa), 'entered', null, null, null);
+  if (!svm_get_nested_state_pages(ctx)) {
+    return finish(ctx, s, before, l1View(v, gpa), 'userspace-exit', null, null, null);
+  }
+  const res = runL2IfEntered(ctx, s);
+  return finish(ctx, s, before, res.entry, 'entered', null, null, res.l2);
+}
+
+export function run(s: SvmScenario, p: Profile, dropped?: ReadonlySet<string>): SvmRunResult {
+  const v = buildVcpu(s);
+  const t = new Trace(dropped ?? profileDropped(p));
+  const ctx: Ctx = { v, t, p };
+  const before = l1View(v, vmcb12Gpa(s));
+  t.emit('scenario', { entry: s.entry, profile: p.name });
+  switch (s.entry) {
+    case 'rsm':
+      return runRsm(ctx, s, before);
+    case 'set_nested_state':
+      return runSetNestedState(ctx, s, before);
+    default:
+      return runVmrun(ctx, s, before);
+  }
+}
+
+/** A mutant profile removes checks by id: patches named `drop-check:<id>`. */
+export function profileDropped(p: Profile): ReadonlySet<string> {
+  const out = new Set<string>();
+  for (const id of p.patches) if (id.startsWith('drop-check:')) out.add(id.slice('drop-check:'.length));
+  return out;
+}
+
+export { SVM_EXIT_ERR, has, cloneVcpuState };
