@@ -1,0 +1,46 @@
+// What every invariant file exports (one invariant per file; file name = id).
+
+import type fc from 'fast-check';
+import type { Profile } from '../src/engine/profiles.ts';
+import type { SvmScenario } from '../src/engine/svm/scenario.ts';
+
+/**
+ * A generated case: the concrete scenario, the valid base it was mutated from, and the names of the
+ * mutations applied (0–3). Shrinking heads back to `base`.
+ */
+export interface SvmCase {
+  scenario: SvmScenario;
+  base: SvmScenario;
+  mutations: string[];
+}
+
+export interface PropertyContext {
+  profile: Profile;
+  /** For cross-profile properties (`fuzz --compare a,b`): the second profile. */
+  other?: Profile;
+  /** `--strict-arch`: listed, known deviations count as failures too. */
+  strictArch: boolean;
+}
+
+/** A finding is data with a code; words are rendered by the reporter. */
+export type Verdict =
+  | { ok: true }
+  | { ok: false; code: string; message: string; details?: Record<string, unknown> };
+
+export interface NestfuzzProperty {
+  id: string;
+  area: 'svm';
+  title: string;
+  /** APM/SDM section and KVM function or commit the invariant comes from. */
+  rationale: string;
+  /** Runs on pairs of profiles (`--compare`) instead of one. */
+  compares?: boolean;
+  arbitrary: () => fc.Arbitrary<SvmCase>;
+  predicate: (c: SvmCase, ctx: PropertyContext) => Verdict;
+}
+
+export const HOLDS: Verdict = { ok: true };
+
+export function fail(code: string, message: string, details?: Record<string, unknown>): Verdict {
+  return { ok: false, code, message, details };
+}
