@@ -3,6 +3,7 @@
 import type fc from 'fast-check';
 import type { Profile } from '../src/engine/profiles.ts';
 import type { SvmScenario } from '../src/engine/svm/scenario.ts';
+import type { BaseChoice } from '../src/arbitraries/_internals/builders/baseScenario.ts';
 
 /**
  * A generated case: the concrete scenario, the valid base it was mutated from, and the names of the
@@ -11,7 +12,10 @@ import type { SvmScenario } from '../src/engine/svm/scenario.ts';
 export interface SvmCase {
   scenario: SvmScenario;
   base: SvmScenario;
+  /** Applied mutations as "<table id>:<variant>", in order. */
   mutations: string[];
+  /** The base choice the arbitrary drew (lets a stored case be shrunk again). */
+  choice?: BaseChoice;
 }
 
 export interface PropertyContext {

@@ -91,7 +91,7 @@ export function svm_set_nested_state(ctx: Ctx, st: KvmNestedStateSvm): number {
   v.nested.force_msr_bitmap_recalc = true;
   if (has(p, 'svm-set-nested-state-avic-inhibit') && v.host.avic) v.avic_inhibited = true;
   v.pending.requests.add('KVM_REQ_GET_NESTED_STATE_PAGES');
-  t.emit('kvm_set_nested_state', { flags: st.flags, vmcb_pa: st.vmcb_pa });
+  t.emit('kvm_set_nested_state', { flags: st.flags, vmcb_pa: st.vmcb_pa, vmcb02_clean: v.vmcb02.control.clean, avic_inhibited: v.avic_inhibited, host_avic: v.host.avic });
   return 0;
 }
 

@@ -2,8 +2,9 @@
 // nested SVM. Pure and deterministic: no clock, no randomness, no I/O, never throws on
 // architectural input (a state KVM rejects is an outcome).
 
+import { EFER, SEG_ATTR } from '../../arch/svm/defs.ts';
 import { SVM_EXIT_ERR } from '../../arch/svm/exit_codes.ts';
-import { cloneVmcb, type Vmcb } from '../../arch/svm/vmcb.ts';
+import { cloneControl, cloneVmcb, type Vmcb, type VmcbControl } from '../../arch/svm/vmcb.ts';
 import { GuestMemory } from '../memory.ts';
 import { has, type Profile } from '../profiles.ts';
 import { Trace } from '../trace.ts';
@@ -60,6 +61,9 @@ export interface SvmRunResult {
   before: L1View;
   /** L1-visible state right after the entry path (before L2 ran). */
   entry: L1View;
+  /** vmcb02 and the vmcb12 control cache as L2 was about to run (null when not entered). */
+  entry_vmcb02: Vmcb | null;
+  entry_ctl: VmcbControl | null;
   after: L1View;
   vcpu: SvmVcpu;
 }
@@ -142,32 +146,45 @@ export function buildVcpu(s: SvmScenario): SvmVcpu {
   return v;
 }
 
-function vmcb12Gpa(s: SvmScenario): bigint {
-  return s.l1.rax & ~0xfffn;
+/** Where vmcb12 sits: the page at rAX as VMRUN reads it (low 32 bits outside 64-bit mode). */
+export function vmcb12Gpa(s: SvmScenario): bigint {
+  const long64 = (s.l1.efer & EFER.LMA) !== 0n && (s.l1.cs_attrib & SEG_ATTR.L) !== 0;
+  return (long64 ? s.l1.rax : s.l1.rax & 0xffffffffn) & ~0xfffn;
 }
 
-function finish(ctx: Ctx, s: SvmScenario, before: L1View, entry: L1View, outcome: Outcome, stage: 'early' | 'late' | null, vmrun: VmrunResult | null, l2: L2Result | null): SvmRunResult {
+interface EntrySnap {
+  view: L1View;
+  vmcb02: Vmcb | null;
+  ctl: VmcbControl | null;
+}
+
+function snap(ctx: Ctx, s: SvmScenario): EntrySnap {
+  const v = ctx.v;
+  const inL2 = v.guest_mode && v.current === '02';
+  return { view: l1View(v, vmcb12Gpa(s)), vmcb02: inL2 ? cloneVmcb(v.vmcb02) : null, ctl: inL2 ? cloneControl(v.nested.ctl) : null };
+}
+
+function finish(ctx: Ctx, s: SvmScenario, before: L1View, entry: EntrySnap, outcome: Outcome, stage: 'early' | 'late' | null, vmrun: VmrunResult | null, l2: L2Result | null): SvmRunResult {
   const after = l1View(ctx.v, vmcb12Gpa(s));
   let finalOutcome = outcome;
   if (ctx.v.pending.triple_fault && outcome !== 'userspace-exit') finalOutcome = 'triple-fault';
   return {
     trace: ctx.t, outcome: finalOutcome, stage, vmrun, l2,
     l2_exit_code: l2 && l2.outcome === 'exit' ? l2.exit_code : null,
-    before, entry, after, vcpu: ctx.v,
+    before, entry: entry.view, entry_vmcb02: entry.vmcb02, entry_ctl: entry.ctl, after, vcpu: ctx.v,
   };
 }
 
-function runL2IfEntered(ctx: Ctx, s: SvmScenario): { l2: L2Result | null; entry: L1View } {
-  const entry = l1View(ctx.v, vmcb12Gpa(s));
+function runL2IfEntered(ctx: Ctx, s: SvmScenario): { l2: L2Result | null; entry: EntrySnap } {
+  const entry = snap(ctx, s);
   if (!ctx.v.guest_mode) return { l2: null, entry };
   return { l2: run_l2(ctx, s.l2), entry };
 }
 
 function runVmrun(ctx: Ctx, s: SvmScenario, before: L1View): SvmRunResult {
-  ctx.v.mem.putVmcb(vmcb12Gpa(s), s.vmcb12);
   const r = nested_svm_vmrun(ctx, s.race);
   if (r.outcome !== 'entered') {
-    const entry = l1View(ctx.v, vmcb12Gpa(s));
+    const entry = snap(ctx, s);
     const stage = r.outcome === 'vmexit-invalid' ? r.stage : null;
     return finish(ctx, s, before, entry, r.outcome, stage, r, null);
   }
@@ -182,17 +199,16 @@ function runVmrun(ctx: Ctx, s: SvmScenario, before: L1View): SvmRunResult {
 function runRsm(ctx: Ctx, s: SvmScenario, before: L1View): SvmRunResult {
   const gpa = vmcb12Gpa(s);
   const smm = s.smm;
-  ctx.v.mem.putVmcb(gpa, smm ? smm.vmrun_vmcb12 : s.vmcb12);
   const r = nested_svm_vmrun(ctx, null);
   if (r.outcome !== 'entered') {
     ctx.t.emit('rsm_flow_not_applicable', { vmrun: r.outcome });
-    return finish(ctx, s, before, l1View(ctx.v, gpa), r.outcome, r.outcome === 'vmexit-invalid' ? r.stage : null, r, null);
+    return finish(ctx, s, before, snap(ctx, s), r.outcome, r.outcome === 'vmexit-invalid' ? r.stage : null, r, null);
   }
   // The VM entry happens, then the SMI arrives before L2's first instruction.
   ctx.v.nested_run_pending = false;
   if (svm_enter_smm(ctx)) {
     ctx.v.pending.triple_fault = true;
-    return finish(ctx, s, before, l1View(ctx.v, gpa), 'triple-fault', null, r, null);
+    return finish(ctx, s, before, snap(ctx, s), 'triple-fault', null, r, null);
   }
   const vmcb12 = ctx.v.mem.mapVmcb(gpa);
   if (vmcb12) {
@@ -202,7 +218,7 @@ function runRsm(ctx: Ctx, s: SvmScenario, before: L1View): SvmRunResult {
   }
   if (smm?.migrate) migrate_in_smm(ctx);
   const rsm = emulator_leave_smm(ctx);
-  if (rsm === 'shutdown') return finish(ctx, s, before, l1View(ctx.v, gpa), 'triple-fault', null, r, null);
+  if (rsm === 'shutdown') return finish(ctx, s, before, snap(ctx, s), 'triple-fault', null, r, null);
   const { l2, entry } = runL2IfEntered(ctx, s);
   return finish(ctx, s, before, entry, 'entered', null, r, l2);
 }
@@ -210,18 +226,18 @@ function runRsm(ctx: Ctx, s: SvmScenario, before: L1View): SvmRunResult {
 /** KVM_SET_SREGS/REGS with L2's registers, then KVM_SET_NESTED_STATE, then KVM_RUN. */
 function runSetNestedState(ctx: Ctx, s: SvmScenario, before: L1View): SvmRunResult {
   const { v } = ctx;
-  const gpa = vmcb12Gpa(s);
-  v.mem.putVmcb(gpa, s.vmcb12);
+  // The host save area userspace restores is L1's state as it was (vmcb01 forces SVME for hardware).
   const l1save = cloneVmcb(v.vmcb01).save;
+  l1save.efer = s.l1.efer;
   const l2 = s.vmcb12.save;
   v.regs = { rax: l2.rax, rsp: l2.rsp, rip: l2.rip, rflags: l2.rflags, efer: l2.efer, cr0: l2.cr0, cr2: l2.cr2, cr3: l2.cr3, cr4: l2.cr4, dr6: l2.dr6, dr7: l2.dr7 };
   v.vmcb01.save = cloneVmcb(s.vmcb12).save;
   const ns = s.nested_state ?? { flags: 0x103, gpat: s.vmcb12.save.g_pat };
   const r = svm_set_nested_state(ctx, { flags: ns.flags, vmcb_pa: s.l1.rax, gpat: ns.gpat, control: s.vmcb12.control, save: l1save });
-  if (r) return finish(ctx, s, before, l1View(v, gpa), 'einval', null, null, null);
-  if (!v.guest_mode) return finish(ctx, s, before, l1View(v, gpa), 'entered', null, null, null);
+  if (r) return finish(ctx, s, before, snap(ctx, s), 'einval', null, null, null);
+  if (!v.guest_mode) return finish(ctx, s, before, snap(ctx, s), 'entered', null, null, null);
   if (!svm_get_nested_state_pages(ctx)) {
-    return finish(ctx, s, before, l1View(v, gpa), 'userspace-exit', null, null, null);
+    return finish(ctx, s, before, snap(ctx, s), 'userspace-exit', null, null, null);
   }
   const res = runL2IfEntered(ctx, s);
   return finish(ctx, s, before, res.entry, 'entered', null, null, res.l2);
@@ -231,6 +247,9 @@ export function run(s: SvmScenario, p: Profile, dropped?: ReadonlySet<string>): 
   const v = buildVcpu(s);
   const t = new Trace(dropped ?? profileDropped(p));
   const ctx: Ctx = { v, t, p };
+  // vmcb12 is in guest memory before L1 executes anything.
+  const first = s.entry === 'rsm' && s.smm ? s.smm.vmrun_vmcb12 : s.vmcb12;
+  v.mem.putVmcb(vmcb12Gpa(s), first);
   const before = l1View(v, vmcb12Gpa(s));
   t.emit('scenario', { entry: s.entry, profile: p.name });
   switch (s.entry) {

@@ -14,7 +14,7 @@ import { __nested_copy_vmcb_control_to_cache, __nested_copy_vmcb_save_to_cache }
 import { nested_svm_check_cached_vmcb12 } from './checks.ts';
 import { nested_svm_load_cr3 } from './cr3.ts';
 import { nested_svm_merge_msrpm } from './msrpm.ts';
-import { nested_npt_enabled, nested_svm_init_mmu_context, nested_vmcb02_prepare_control, nested_vmcb02_prepare_save, prepare_save_source } from './prepare.ts';
+import { nested_npt_enabled, nested_svm_init_mmu_context, nested_svm_uninit_mmu_context, nested_vmcb02_prepare_control, nested_vmcb02_prepare_save, prepare_save_source } from './prepare.ts';
 import { nested_svm_vmexit, nested_svm_vmrun_error_vmexit, svm_switch_vmcb, vmexit_code_as_written } from './vmexit.ts';
 import { applyRace } from './race.ts';
 
@@ -133,6 +133,7 @@ export function enter_svm_guest_mode_unified(ctx: Ctx, gpa: bigint, from_vmrun: 
   v.guest_mode = true; // enter_guest_mode before the switch
   if (!nested_svm_check_cached_vmcb12(ctx, v.nested.ctl, v.nested.save, v.vmcb01.save.cr0)) {
     t.emit('kvm_nested_vmenter_failed', { stage: 'checks' });
+    v.guest_mode = false; // leave_guest_mode: nothing was switched yet
     return -22;
   }
   emitApproved(ctx, v.nested.ctl, v.nested.save);
@@ -145,6 +146,8 @@ export function enter_svm_guest_mode_unified(ctx: Ctx, gpa: bigint, from_vmrun: 
   const r = nested_svm_load_cr3(ctx, v.nested.save.cr3, nested_npt_enabled(ctx), from_vmrun, mode);
   if (r) {
     t.emit('kvm_nested_vmenter_failed', { stage: 'load_cr3' });
+    v.guest_mode = false;
+    if (nested_npt_enabled(ctx)) nested_svm_uninit_mmu_context(ctx);
     return r;
   }
   // The CR3 load above only validated L2's CR3; L1's stays live until the switch.
@@ -152,6 +155,8 @@ export function enter_svm_guest_mode_unified(ctx: Ctx, gpa: bigint, from_vmrun: 
   v.vmcb01.save.cr3 = l1cr3;
   if (from_vmrun && !nested_svm_merge_msrpm(ctx)) {
     t.emit('kvm_nested_vmenter_failed', { stage: 'merge_msrpm' });
+    v.guest_mode = false;
+    if (nested_npt_enabled(ctx)) nested_svm_uninit_mmu_context(ctx);
     return -22;
   }
   v.vmcb02.save.spec_ctrl = v.vmcb01.save.spec_ctrl;

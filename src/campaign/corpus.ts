@@ -1,0 +1,227 @@
+// The corpus: one directory per property, one JSON file per counterexample named by content hash
+// (after Hypothesis' DirectoryBasedExampleDatabase). A file stores the whole concrete case, so it
+// survives changes to the arbitraries, plus the replay coordinates and the tool version that found
+// it. Saving the same counterexample twice is a no-op; a malformed file is a one-line
+// NESTFUZZ_CORPUS_SCHEMA error, never a skip.
+//
+//   corpus/<property>/<hash>.json        the entry (schema 1, below)
+//   shrink-logs/<property>/<hash>.log    its shrink transcript (shrinkLog.ts)
+//
+// hash = contentHash({property, profile, other_profile, case}): the counterexample's identity, not
+// when or how it was found, so re-finding it later does not add a file.
+
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync, unlinkSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { getProperty } from '../../properties/index.ts';
+import type { SvmCase } from '../../properties/types.ts';
+import { getProfile } from '../engine/profile_list.ts';
+import { NestfuzzError, oneLine } from './errors.ts';
+import { contentHash, fromJson, toJson } from './serialize.ts';
+
+export const CORPUS_SCHEMA_VERSION = 1;
+
+export interface CorpusEntry {
+  schema: 1;
+  tool: { name: 'nestfuzz'; version: string };
+  property: string;
+  profile: string;
+  /** The second profile of a `--compare` pair. */
+  other_profile?: string;
+  /** fast-check seed and path: `fc.check(prop, { seed, path })` replays the original run. */
+  seed: number;
+  path: string;
+  /** ISO 8601. */
+  found_at: string;
+  verdict: { code: string; message: string };
+  /** What the regression test expects: the invariant still fails on this profile. */
+  expected: 'fail';
+  mutations: string[];
+  case: SvmCase;
+}
+
+export interface SavedFile {
+  file: string;
+  hash: string;
+  /** false when the same counterexample was already stored (nothing written). */
+  created: boolean;
+}
+
+let cachedVersion: string | undefined;
+
+/** The version field of the project's package.json. */
+export function toolVersion(): string {
+  if (cachedVersion === undefined) {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    cachedVersion = typeof pkg.version === 'string' ? pkg.version : '0.0.0';
+  }
+  return cachedVersion;
+}
+
+const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+function checkDirName(what: string, id: string): void {
+  if (!SAFE_ID.test(id)) {
+    throw new NestfuzzError('NESTFUZZ_BAD_INPUT', `${what} ${JSON.stringify(id)} cannot name a corpus directory`, 'use letters, digits, ".", "_" and "-" only');
+  }
+}
+
+/** The identity a counterexample's file name is the hash of. */
+export function corpusHash(e: Pick<CorpusEntry, 'property' | 'profile' | 'other_profile' | 'case'>): string {
+  return contentHash({ property: e.property, profile: e.profile, other_profile: e.other_profile, case: e.case });
+}
+
+/** Write `text` to `file` through a temporary file and a rename, so readers never see half a file. */
+export function writeFileAtomic(file: string, text: string): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    writeFileSync(tmp, text);
+    renameSync(tmp, file);
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // already gone
+    }
+    throw e;
+  }
+}
+
+export function corpusFilePath(corpusDir: string, property: string, hash: string): string {
+  return join(corpusDir, property, `${hash}.json`);
+}
+
+export function shrinkLogPath(shrinkLogDir: string, property: string, hash: string): string {
+  return join(shrinkLogDir, property, `${hash}.log`);
+}
+
+/** Store a counterexample as `<corpusDir>/<property>/<hash>.json`; a no-op if it is already there. */
+export function saveCounterexample(corpusDir: string, entry: CorpusEntry): SavedFile {
+  checkDirName('property id', entry.property);
+  const hash = corpusHash(entry);
+  const file = corpusFilePath(corpusDir, entry.property, hash);
+  if (existsSync(file)) return { file, hash, created: false };
+  writeFileAtomic(file, `${toJson(entry, 2)}\n`);
+  return { file, hash, created: true };
+}
+
+/** Store a shrink transcript next to its counterexample's hash; a no-op if it is already there. */
+export function saveShrinkLog(shrinkLogDir: string, property: string, hash: string, text: string): SavedFile {
+  checkDirName('property id', property);
+  const file = shrinkLogPath(shrinkLogDir, property, hash);
+  if (existsSync(file)) return { file, hash, created: false };
+  writeFileAtomic(file, text.endsWith('\n') ? text : `${text}\n`);
+  return { file, hash, created: true };
+}
+
+// ---------------------------------------------------------------------------------------------
+// loading
+
+export interface LoadCorpusOptions {
+  /** Is this a known property id? (default: the registry in properties/index.ts) */
+  isProperty?: (id: string) => boolean;
+  /** Is this a known profile name? (default: the registry in src/engine/profile_list.ts) */
+  isProfile?: (name: string) => boolean;
+}
+
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function isStringArray(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((x) => typeof x === 'string');
+}
+
+/** What is wrong with a scenario, or null (shape only: the engine judges the values). */
+function scenarioProblem(s: unknown, at: string): string | null {
+  if (!isObject(s)) return `${at} is not an object`;
+  if (s.arch !== 'svm') return `${at}.arch is ${JSON.stringify(s.arch)}, expected "svm"`;
+  if (typeof s.entry !== 'string') return `${at}.entry is missing`;
+  if (!isObject(s.l1)) return `${at}.l1 is missing`;
+  if (!isObject(s.vmcb12) || !isObject(s.vmcb12.control) || !isObject(s.vmcb12.save)) return `${at}.vmcb12 is missing or has no control/save area`;
+  if (!Array.isArray(s.l2)) return `${at}.l2 is not an array`;
+  return null;
+}
+
+/** Why `v` is not a schema-1 corpus entry, or null when it is one. */
+export function corpusEntryProblem(v: unknown, opts: LoadCorpusOptions = {}): string | null {
+  const isProperty = opts.isProperty ?? ((id: string) => getProperty(id) !== undefined);
+  const isProfile = opts.isProfile ?? ((name: string) => getProfile(name) !== undefined);
+  if (!isObject(v)) return 'top level is not a JSON object';
+  if (v.schema !== CORPUS_SCHEMA_VERSION) return `schema is ${JSON.stringify(v.schema)}, expected ${CORPUS_SCHEMA_VERSION}`;
+  if (!isObject(v.tool) || v.tool.name !== 'nestfuzz' || typeof v.tool.version !== 'string') return 'tool must be {"name":"nestfuzz","version":"…"}';
+  if (typeof v.property !== 'string') return 'property is missing';
+  if (!isProperty(v.property)) return `unknown property ${JSON.stringify(v.property)}`;
+  if (typeof v.profile !== 'string') return 'profile is missing';
+  if (!isProfile(v.profile)) return `unknown profile ${JSON.stringify(v.profile)}`;
+  if (v.other_profile !== undefined) {
+    if (typeof v.other_profile !== 'string') return 'other_profile is not a string';
+    if (!isProfile(v.other_profile)) return `unknown profile ${JSON.stringify(v.other_profile)} (other_profile)`;
+  }
+  if (typeof v.seed !== 'number' || !Number.isInteger(v.seed)) return 'seed is missing or not an integer';
+  if (typeof v.path !== 'string') return 'path is missing';
+  if (typeof v.found_at !== 'string' || Number.isNaN(Date.parse(v.found_at))) return 'found_at is missing or not an ISO date';
+  if (!isObject(v.verdict) || typeof v.verdict.code !== 'string' || typeof v.verdict.message !== 'string') return 'verdict must be {"code","message"}';
+  if (v.expected !== 'fail') return `expected is ${JSON.stringify(v.expected)}, must be "fail"`;
+  if (!isStringArray(v.mutations)) return 'mutations is not an array of strings';
+  if (!isObject(v.case)) return 'case is missing';
+  if (!isStringArray(v.case.mutations)) return 'case.mutations is not an array of strings';
+  return scenarioProblem(v.case.scenario, 'case.scenario') ?? scenarioProblem(v.case.base, 'case.base');
+}
+
+function schemaError(file: string, what: string, cause?: unknown): NestfuzzError {
+  return new NestfuzzError(
+    'NESTFUZZ_CORPUS_SCHEMA',
+    `corpus file ${file}: ${what}`,
+    'fix or delete the file; a new `nestfuzz fuzz` run writes a valid one',
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+/** Read and validate one corpus file. Throws NESTFUZZ_CORPUS_SCHEMA on anything malformed. */
+export function loadCorpusFile(file: string, opts: LoadCorpusOptions = {}): CorpusEntry {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw schemaError(file, `cannot be read (${oneLine(e)})`, e);
+  }
+  let v: unknown;
+  try {
+    v = fromJson(text);
+  } catch (e) {
+    throw schemaError(file, `is not valid JSON (${oneLine(e)})`, e);
+  }
+  const problem = corpusEntryProblem(v, opts);
+  if (problem !== null) throw schemaError(file, problem);
+  return v as CorpusEntry;
+}
+
+export interface CorpusListing {
+  property: string;
+  hash: string;
+  file: string;
+}
+
+/** Every `<corpusDir>/<property>/*.json`, sorted by property then hash; [] when there is no corpus. */
+export function listCorpus(corpusDir: string): CorpusListing[] {
+  if (!existsSync(corpusDir)) return [];
+  const out: CorpusListing[] = [];
+  for (const property of readdirSync(corpusDir).sort()) {
+    const dir = join(corpusDir, property);
+    if (property.startsWith('.') || !statSync(dir).isDirectory()) continue;
+    for (const name of readdirSync(dir).sort()) {
+      if (name.startsWith('.') || !name.endsWith('.json')) continue;
+      out.push({ property, hash: name.slice(0, -'.json'.length), file: join(dir, name) });
+    }
+  }
+  return out;
+}
+
+/** Load every corpus file; the first malformed one throws (an unreadable file is an error, not a skip). */
+export function loadCorpus(corpusDir: string, opts: LoadCorpusOptions = {}): Array<CorpusListing & { entry: CorpusEntry }> {
+  return listCorpus(corpusDir).map((l) => ({ ...l, entry: loadCorpusFile(l.file, opts) }));
+}

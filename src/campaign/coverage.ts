@@ -1,0 +1,91 @@
+// Check coverage: how often each consistency-check id (the engine's CC() sites) was evaluated and
+// how often it failed. The engine records every evaluation in `trace.checked`; the campaign feeds
+// traces in here.
+//
+// Sampling: properties call run() themselves and do not hand their traces back, so the runner
+// re-runs the engine on every COVERAGE_SAMPLE_EVERY-th generated case (not on shrink candidates)
+// with the pair's first profile. A property calls run() at least once per case, so this adds at
+// most 1/16 ≈ 6% to the hot loop; counts are therefore per sampled case.
+//
+// "Hit" means the rule fired (failed) in at least one sampled case: on a valid base every check is
+// evaluated and passes, so evaluation alone says nothing about whether the fuzzer reached the
+// boundary the check guards.
+
+import { SVM_CHECK_IDS } from '../engine/svm/nested/checks.ts';
+import type { Trace } from '../engine/trace.ts';
+
+export const COVERAGE_SAMPLE_EVERY = 16;
+
+/**
+ * Check ids outside nested_vmcb_check_* (checks.ts exports those as SVM_CHECK_IDS): the VMRUN
+ * gates of nested_svm_vmrun (vmrun.ts), the late checks of nested_svm_load_cr3 / PDPTE loads
+ * (cr3.ts) and the MSRPM merge (msrpm.ts), and svm_set_nested_state's (nested_state.ts).
+ * tests/campaign/coverage.spec.ts greps the engine for cc() ids so this list cannot drift.
+ */
+export const ENGINE_GATE_CHECK_IDS = [
+  'vmrun-efer-svme-clear', 'vmrun-cr0-pg-clear', 'vmrun-cpl-nonzero', 'vmrun-hsave-unset', 'vmrun-in-smm',
+  'vmrun-vmcb12-gpa-invalid', 'vmrun-vmcb12-unmappable',
+  'cr3-illegal', 'pdpt-unreadable', 'pdpte-reserved-bits', 'msrpm-unreadable',
+  'nested-state-flags-invalid', 'nested-state-svme-clear-with-flags', 'nested-state-smm-guest-mode',
+  'nested-state-vmcb-pa-invalid', 'nested-state-l2-cr0-cd-clear-nw-set', 'nested-state-l1-cr0-pg-clear',
+  'nested-state-l1-cr0-pe-clear', 'nested-state-l1-rflags-vm', 'nested-state-gpat-invalid',
+] as const;
+
+/** Every check id the engine can report: gates first, then nested_vmcb_check_* in evaluation order. */
+export function allCheckIds(): string[] {
+  return [...new Set<string>([...ENGINE_GATE_CHECK_IDS, ...SVM_CHECK_IDS])];
+}
+
+export interface CheckCount {
+  /** Evaluations where the rule held (a check a mutant profile dropped counts here). */
+  passed: number;
+  failed: number;
+}
+
+export class Coverage {
+  private readonly counts = new Map<string, CheckCount>();
+  /** Traces recorded. */
+  samples = 0;
+
+  recordTrace(trace: Pick<Trace, 'checked'>): void {
+    this.samples++;
+    for (const r of trace.checked) {
+      let c = this.counts.get(r.id);
+      if (!c) {
+        c = { passed: 0, failed: 0 };
+        this.counts.set(r.id, c);
+      }
+      if (r.failed) c.failed++;
+      else c.passed++;
+    }
+  }
+
+  merge(other: Coverage): void {
+    this.samples += other.samples;
+    for (const [id, c] of other.counts) {
+      const mine = this.counts.get(id);
+      if (mine) {
+        mine.passed += c.passed;
+        mine.failed += c.failed;
+      } else this.counts.set(id, { ...c });
+    }
+  }
+
+  /** id → counts for every known id (zeros for never-hit ones) plus any id only traces named. */
+  toRecord(known: readonly string[] = allCheckIds()): Record<string, CheckCount> {
+    const out: Record<string, CheckCount> = {};
+    for (const id of known) out[id] = { ...(this.counts.get(id) ?? { passed: 0, failed: 0 }) };
+    for (const [id, c] of [...this.counts].sort(([a], [b]) => a.localeCompare(b))) if (!(id in out)) out[id] = { ...c };
+    return out;
+  }
+
+  /** Ids that failed in at least one sampled case. */
+  hit(known: readonly string[] = allCheckIds()): string[] {
+    return Object.entries(this.toRecord(known)).filter(([, c]) => c.failed > 0).map(([id]) => id);
+  }
+
+  /** Known ids that never failed in a sampled case. */
+  neverHit(known: readonly string[] = allCheckIds()): string[] {
+    return known.filter((id) => (this.counts.get(id)?.failed ?? 0) === 0);
+  }
+}
