@@ -4,7 +4,7 @@
 
 import fc from 'fast-check';
 import type { SvmCase } from '../../properties/types.ts';
-import type { EntryPath } from '../engine/svm/scenario.ts';
+import { cloneScenario, type EntryPath } from '../engine/svm/scenario.ts';
 import { baseScenario, DEFAULT_BASE, L1_MODES, L2_MODES, type BaseChoice } from './_internals/builders/baseScenario.ts';
 import { getSvmMutation, SVM_MUTATION_IDS } from './_internals/mutations/svmMutations.ts';
 import { l2insns } from './l2insns.ts';
@@ -23,7 +23,7 @@ export type AppliedMutation = [id: string, k: number];
 
 export function buildCase(choice: BaseChoice, muts: readonly AppliedMutation[]): SvmCase {
   const base = baseScenario(choice);
-  const scenario = structuredClone(base);
+  const scenario = cloneScenario(base);
   for (const [id, k] of muts) getSvmMutation(id)?.apply(scenario, k);
   return { scenario, base, mutations: muts.map(([id, k]) => `${id}:${k}`), choice };
 }

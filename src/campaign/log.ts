@@ -47,13 +47,16 @@ export interface CliLoggerOptions {
   stream?: NodeJS.WritableStream & { isTTY?: boolean };
   /** Force the one-line text form (default: when the stream is a TTY). */
   pretty?: boolean;
+  /** Text form only: erase the current terminal line first (a progress line may be on it). */
+  clearLine?: boolean;
 }
 
 export function createCliLogger(opts: CliLoggerOptions = {}): Logger {
   const stream = opts.stream ?? process.stderr;
   const pretty = opts.pretty ?? Boolean(stream.isTTY);
+  const erase = opts.clearLine ? '\r\x1b[K' : '';
   const dest = pretty
-    ? { write: (s: string) => { stream.write(`${formatLogLine(s)}\n`); } }
+    ? { write: (s: string) => { stream.write(`${erase}${formatLogLine(s)}\n`); } }
     : { write: (s: string) => { stream.write(s); } };
   const logger = pino(
     {

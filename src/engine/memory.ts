@@ -1,9 +1,9 @@
-// L1 guest-physical memory: sparse 4 KiB pages inside memslots. A read outside every memslot fails
-// the way kvm_vcpu_map / kvm_vcpu_read_guest fail (no backing gfn). Pages that hold a VMCB are kept
-// as a decoded Vmcb so the hot path (map vmcb12, copy to cache) never re-decodes a page; a byte
-// read of such a page encodes it on demand.
+// L1 guest-physical memory: sparse bytes inside memslots. A read outside every memslot fails the
+// way kvm_vcpu_map / kvm_vcpu_read_guest fail (no backing gfn). Pages that hold a VMCB are kept as
+// a decoded Vmcb so the hot path (map vmcb12, copy to cache) never decodes bytes; a byte access
+// to such a page encodes it on demand. GPAs stay below 2^52, so a number indexes bytes exactly.
 
-import { encodeVmcb, decodeVmcb } from '../arch/svm/codec.ts';
+import { decodeVmcb, encodeVmcb } from '../arch/svm/codec.ts';
 import { cloneVmcb, type Vmcb } from '../arch/svm/vmcb.ts';
 
 export interface Memslot {
@@ -11,10 +11,11 @@ export interface Memslot {
   size: bigint;
 }
 
-type Page = { kind: 'bytes'; bytes: Uint8Array } | { kind: 'vmcb'; vmcb: Vmcb };
-
 export class GuestMemory {
-  private pages = new Map<number, Page>();
+  /** Byte address → value, for bytes ever written (everything else reads as zero). */
+  private bytes = new Map<number, number>();
+  /** Page frame number → live VMCB view. */
+  private vmcbs = new Map<number, Vmcb>();
 
   constructor(readonly memslots: readonly Memslot[]) {}
 
@@ -31,38 +32,36 @@ export class GuestMemory {
     return true;
   }
 
-  private pageBytes(pfn: number, create: boolean): Uint8Array | undefined {
-    const pg = this.pages.get(pfn);
-    if (pg?.kind === 'bytes') return pg.bytes;
-    if (pg?.kind === 'vmcb') {
-      const bytes = encodeVmcb(pg.vmcb);
-      // A write turns the page back into bytes; a read leaves live Vmcb views intact.
-      if (create) this.pages.set(pfn, { kind: 'bytes', bytes });
-      return bytes;
-    }
-    if (!create) return undefined;
-    const bytes = new Uint8Array(4096);
-    this.pages.set(pfn, { kind: 'bytes', bytes });
-    return bytes;
+  /** Turn a VMCB page back into bytes before a byte-level write touches it. */
+  private flattenVmcb(pfn: number): void {
+    const v = this.vmcbs.get(pfn);
+    if (!v) return;
+    const page = encodeVmcb(v);
+    const base = pfn * 4096;
+    for (let i = 0; i < 4096; i++) if (page[i]) this.bytes.set(base + i, page[i]);
+    this.vmcbs.delete(pfn);
+  }
+
+  private readByte(a: number): number {
+    const pfn = Math.floor(a / 4096);
+    const v = this.vmcbs.get(pfn);
+    if (v) return encodeVmcb(v)[a - pfn * 4096];
+    return this.bytes.get(a) ?? 0;
   }
 
   /** kvm_vcpu_read_guest: null when any byte is unbacked. */
   read(gpa: bigint, len: number): Uint8Array | null {
     if (gpa < 0n || !this.rangeBacked(gpa, len)) return null;
     const out = new Uint8Array(len);
-    let off = 0;
-    let a = gpa;
-    while (off < len) {
-      const pfn = Number(a >> 12n);
-      const po = Number(a & 0xfffn);
-      const n = Math.min(len - off, 4096 - po);
-      const pg = this.pages.get(pfn);
-      if (pg) {
-        const bytes = pg.kind === 'bytes' ? pg.bytes : this.pageBytes(pfn, false)!;
-        out.set(bytes.subarray(po, po + n), off);
-      }
-      off += n;
-      a += BigInt(n);
+    const a = Number(gpa);
+    const firstPfn = Math.floor(a / 4096);
+    const lastPfn = Math.floor((a + len - 1) / 4096);
+    let vmcbPage = false;
+    for (let p = firstPfn; p <= lastPfn; p++) if (this.vmcbs.has(p)) vmcbPage = true;
+    if (vmcbPage) {
+      for (let i = 0; i < len; i++) out[i] = this.readByte(a + i);
+    } else if (this.bytes.size) {
+      for (let i = 0; i < len; i++) out[i] = this.bytes.get(a + i) ?? 0;
     }
     return out;
   }
@@ -78,15 +77,11 @@ export class GuestMemory {
   /** kvm_vcpu_write_guest: false when unbacked. */
   write(gpa: bigint, data: Uint8Array): boolean {
     if (gpa < 0n || !this.rangeBacked(gpa, data.length)) return false;
-    let off = 0;
-    let a = gpa;
-    while (off < data.length) {
-      const pfn = Number(a >> 12n);
-      const po = Number(a & 0xfffn);
-      const n = Math.min(data.length - off, 4096 - po);
-      this.pageBytes(pfn, true)!.set(data.subarray(off, off + n), po);
-      off += n;
-      a += BigInt(n);
+    const a = Number(gpa);
+    for (let p = Math.floor(a / 4096); p <= Math.floor((a + data.length - 1) / 4096); p++) this.flattenVmcb(p);
+    for (let i = 0; i < data.length; i++) {
+      if (data[i]) this.bytes.set(a + i, data[i]);
+      else this.bytes.delete(a + i);
     }
     return true;
   }
@@ -100,7 +95,10 @@ export class GuestMemory {
   /** Place a whole VMCB page (gpa page-aligned by the caller). */
   putVmcb(gpa: bigint, v: Vmcb): boolean {
     if (!this.backed(gpa)) return false;
-    this.pages.set(Number(gpa >> 12n), { kind: 'vmcb', vmcb: cloneVmcb(v) });
+    const pfn = Number(gpa >> 12n);
+    const base = pfn * 4096;
+    for (const k of [...this.bytes.keys()]) if (k >= base && k < base + 4096) this.bytes.delete(k);
+    this.vmcbs.set(pfn, cloneVmcb(v));
     return true;
   }
 
@@ -112,25 +110,21 @@ export class GuestMemory {
     const page = gpa & ~0xfffn;
     if (!this.backed(page)) return null;
     const pfn = Number(page >> 12n);
-    const pg = this.pages.get(pfn);
-    if (pg?.kind === 'vmcb') return pg.vmcb;
-    const vmcb = decodeVmcb(pg?.kind === 'bytes' ? pg.bytes : new Uint8Array(4096));
-    this.pages.set(pfn, { kind: 'vmcb', vmcb });
+    const live = this.vmcbs.get(pfn);
+    if (live) return live;
+    const bytes = this.read(page, 4096)!;
+    const base = pfn * 4096;
+    for (let i = 0; i < 4096; i++) this.bytes.delete(base + i);
+    const vmcb = decodeVmcb(bytes);
+    this.vmcbs.set(pfn, vmcb);
     return vmcb;
-  }
-
-  /** Deep copy, for before/after comparisons. */
-  clone(): GuestMemory {
-    const m = new GuestMemory(this.memslots);
-    for (const [k, pg] of this.pages) {
-      m.pages.set(k, pg.kind === 'bytes' ? { kind: 'bytes', bytes: pg.bytes.slice() } : { kind: 'vmcb', vmcb: cloneVmcb(pg.vmcb) });
-    }
-    return m;
   }
 
   /** Page frame numbers that hold data (for diffs). */
   pfns(): number[] {
-    return [...this.pages.keys()].sort((a, b) => a - b);
+    const s = new Set<number>(this.vmcbs.keys());
+    for (const k of this.bytes.keys()) s.add(Math.floor(k / 4096));
+    return [...s].sort((a, b) => a - b);
   }
 
   pageImage(pfn: number): Uint8Array {

@@ -68,8 +68,8 @@ export interface SvmRunResult {
   vcpu: SvmVcpu;
 }
 
-export function l1View(v: SvmVcpu, vmcb12_gpa: bigint): L1View {
-  const m = v.mem.mapVmcb(vmcb12_gpa);
+export function l1View(v: SvmVcpu, vmcb12_gpa: bigint, withVmcb12 = true): L1View {
+  const m = withVmcb12 ? v.mem.mapVmcb(vmcb12_gpa) : null;
   return {
     regs: { ...v.regs },
     cpl: v.cpl,
@@ -89,7 +89,25 @@ export function l1View(v: SvmVcpu, vmcb12_gpa: bigint): L1View {
   };
 }
 
+const hexCache = new Map<string, Uint8Array>();
+
+/** Scenario memory is hex text; parsing is memoised (pure) since the same pages recur. */
+/** The last view of a run: nothing runs after it, so vmcb12 is referenced, not copied. */
+function l1ViewFinal(v: SvmVcpu, gpa: bigint): L1View {
+  const view = l1View(v, gpa, false);
+  view.vmcb12 = v.mem.mapVmcb(gpa);
+  return view;
+}
+
 function parseHexBytes(hex: string): Uint8Array {
+  const hit = hexCache.get(hex);
+  if (hit) return hit;
+  const parsed = parseHexBytesUncached(hex);
+  if (hexCache.size < 4096) hexCache.set(hex, parsed);
+  return parsed;
+}
+
+function parseHexBytesUncached(hex: string): Uint8Array {
   const clean = hex.replace(/^0x/, '').replace(/[^0-9a-fA-F]/g, '');
   const out = new Uint8Array(clean.length >> 1);
   for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.slice(2 * i, 2 * i + 2), 16);
@@ -110,11 +128,12 @@ export function buildVcpu(s: SvmScenario): SvmVcpu {
     mem.write(gpa, parseHexBytes(hex));
   }
   const vmcb01 = svm_init_vmcb01(l1);
+  const vmcb02 = cloneVmcb(vmcb01);
   const v: SvmVcpu = {
     regs: { rax: l1.rax, rsp: l1.rsp, rip: l1.rip, rflags: l1.rflags, efer: l1.efer, cr0: l1.cr0, cr2: l1.cr2, cr3: l1.cr3, cr4: l1.cr4, dr6: l1.dr6, dr7: l1.dr7 },
     cpl: l1.cpl,
     vmcb01,
-    vmcb02: svm_init_vmcb01(l1),
+    vmcb02,
     current: '01',
     guest_mode: false,
     hflags_gif: l1.gif !== 0,
@@ -161,11 +180,12 @@ interface EntrySnap {
 function snap(ctx: Ctx, s: SvmScenario): EntrySnap {
   const v = ctx.v;
   const inL2 = v.guest_mode && v.current === '02';
-  return { view: l1View(v, vmcb12Gpa(s)), vmcb02: inL2 ? cloneVmcb(v.vmcb02) : null, ctl: inL2 ? cloneControl(v.nested.ctl) : null };
+  // The entry view skips the vmcb12 copy: invariants read vmcb12 before and after, not at entry.
+  return { view: l1View(v, vmcb12Gpa(s), false), vmcb02: inL2 ? cloneVmcb(v.vmcb02) : null, ctl: inL2 ? cloneControl(v.nested.ctl) : null };
 }
 
 function finish(ctx: Ctx, s: SvmScenario, before: L1View, entry: EntrySnap, outcome: Outcome, stage: 'early' | 'late' | null, vmrun: VmrunResult | null, l2: L2Result | null): SvmRunResult {
-  const after = l1View(ctx.v, vmcb12Gpa(s));
+  const after = l1ViewFinal(ctx.v, vmcb12Gpa(s));
   let finalOutcome = outcome;
   if (ctx.v.pending.triple_fault && outcome !== 'userspace-exit') finalOutcome = 'triple-fault';
   return {

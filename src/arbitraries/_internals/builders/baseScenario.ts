@@ -4,7 +4,7 @@
 import { CR0, CR4, EFER, INTERCEPT, MISC_CTL, setIntercept } from '../../../arch/svm/defs.ts';
 import { cloneVmcb } from '../../../arch/svm/vmcb.ts';
 import type { EntryPath, L2Insn, SvmScenario } from '../../../engine/svm/scenario.ts';
-import { defaultL1, L1_CR4, L2_PAE_PDPT_GPA } from './defaultL1.ts';
+import { defaultL1, L1_CR4, L2_PAE_PDPT_GPA, pdptHex } from './defaultL1.ts';
 import { validVmcb12 } from './validVmcb12.ts';
 
 /** Paging mode L2 is entered in; each is valid on every kernel profile. */
@@ -36,14 +36,7 @@ export const DEFAULT_BASE: BaseChoice = {
 /** 32-bit PAE L1 with a PDPT of its own at L1_PAE_PDPT_GPA (four valid present entries). */
 export const L1_PAE_PDPT_GPA = 0x180000n;
 
-function pdptHex(first: number): string {
-  const out: string[] = [];
-  for (let i = 0; i < 4; i++) {
-    const e = BigInt(first + i * 0x1000) | 1n;
-    out.push(e.toString(16).padStart(16, '0').match(/../g)!.reverse().join(''));
-  }
-  return out.join('');
-}
+const L1_PDPT_HEX = pdptHex(0x190000);
 
 export function baseScenario(b: BaseChoice): SvmScenario {
   const l1 = defaultL1();
@@ -55,7 +48,7 @@ export function baseScenario(b: BaseChoice): SvmScenario {
     l1.cs_attrib = 0xc9b; // 32-bit code: D/B, G
     l1.cr3 = L1_PAE_PDPT_GPA;
     l1.rip &= 0xffffffffn;
-    l1.memory[`0x${L1_PAE_PDPT_GPA.toString(16)}`] = pdptHex(0x190000);
+    l1.memory[`0x${L1_PAE_PDPT_GPA.toString(16)}`] = L1_PDPT_HEX;
   }
   const vmcb12 = validVmcb12();
   const s = vmcb12.save;

@@ -35,12 +35,19 @@ export const L1_EFER = EFER.SCE | EFER.LME | EFER.LMA | EFER.NX | EFER.SVME;
 /** 64-bit code segment attributes: type 0xB, S, P, L, G. */
 export const CS64_ATTRIB = 0xa9b;
 
-export function defaultL1(): L1State {
-  const pdpt: string[] = [];
+/** Four present PDPTEs (little-endian hex) pointing at page directories from 0x410000. */
+export function pdptHex(firstPd: number): string {
+  const out: string[] = [];
   for (let i = 0; i < 4; i++) {
-    const e = BigInt(0x410000 + i * 0x1000) | 1n;
-    pdpt.push(e.toString(16).padStart(16, '0').match(/../g)!.reverse().join(''));
+    const e = BigInt(firstPd + i * 0x1000) | 1n;
+    out.push(e.toString(16).padStart(16, '0').match(/../g)!.reverse().join(''));
   }
+  return out.join('');
+}
+
+const L2_PDPT_HEX = pdptHex(0x410000);
+
+export function defaultL1(): L1State {
   return {
     efer: L1_EFER,
     cr0: L1_CR0,
@@ -64,6 +71,6 @@ export function defaultL1(): L1State {
     guest: defaultGuestCpuid(),
     quirks: { nested_svm_shared_pat: false },
     memslots: [{ base: 0n, size: 0x100000000n }],
-    memory: { [`0x${L2_PAE_PDPT_GPA.toString(16)}`]: pdpt.join('') },
+    memory: { [`0x${L2_PAE_PDPT_GPA.toString(16)}`]: L2_PDPT_HEX },
   };
 }

@@ -1,0 +1,441 @@
+// runCampaign: every selected property against every profile (or one `--compare` pair), under a
+// time and/or run budget, returning data (after fast-check's Runner / RunDetails). Per
+// property×profile pair:
+//
+//   1. fast-check generates and checks cases, seeded from `${seed}/${property}/${profile}`;
+//      every failing predicate call is recorded (the first is the original failure, each later one
+//      an accepted shrink), and fast-check shrinks the failure through the arbitrary.
+//   2. revertToBase and verifyOneMinimal shrink the concrete case further (shrink.ts).
+//   3. The counterexample goes to corpus/<property>/<hash>.json and its transcript to
+//      shrink-logs/<property>/<hash>.log at once, so an interrupted campaign keeps every
+//      counterexample it had found.
+//
+// The budget: `timeMs` is shared by the remaining pairs (each pair gets remaining/pairsLeft, so a
+// pair that ends early donates its time); `runs` caps each pair. Shrinking a failure has its own
+// budget (`shrinkTimeMs`), so a failure found late is still shrunk. An AbortSignal (SIGINT in the
+// CLI) interrupts the pair in progress, which still saves what it found, and skips the rest.
+
+import { join } from 'node:path';
+import fc from 'fast-check';
+import seedrandom from 'seedrandom';
+import { PROPERTY_LIST } from '../../properties/index.ts';
+import type { NestfuzzProperty, PropertyContext, SvmCase, Verdict } from '../../properties/types.ts';
+import { nonBugProfiles } from '../engine/profile_list.ts';
+import type { Profile } from '../engine/profiles.ts';
+import { run } from '../engine/svm/run.ts';
+import { BudgetedProperty } from './budgetedProperty.ts';
+import { corpusHash, saveCounterexample, saveShrinkLog, toolVersion, type CorpusEntry } from './corpus.ts';
+import { COVERAGE_SAMPLE_EVERY, Coverage, allCheckIds, type CheckCount } from './coverage.ts';
+import { NestfuzzError, oneLine } from './errors.ts';
+import { SILENT_LOGGER, type Logger } from './log.ts';
+import { selectProperties } from './select.ts';
+import { revertToBase, round, verifyOneMinimal, type StillFails } from './shrink.ts';
+import { renderShrinkLog, shrinkCount, type FastCheckStep, type ShrinkTranscript } from './shrinkLog.ts';
+
+export const DEFAULT_SEED = 'nestfuzz';
+export const DEFAULT_TIME_MS = 20_000;
+export const DEFAULT_SHRINK_TIME_MS = 30_000;
+
+export interface CampaignProgress {
+  event: 'pair-start' | 'running' | 'pair-end';
+  pairIndex: number;
+  pairCount: number;
+  property: string;
+  profile: string;
+  otherProfile: string | null;
+  /** Cases checked in this pair so far. */
+  pairRuns: number;
+  /** Cases checked in the whole campaign so far. */
+  totalRuns: number;
+  failures: number;
+  elapsedMs: number;
+}
+
+export interface CampaignOptions {
+  /** Glob patterns on property ids (default ['*']). */
+  properties?: readonly string[];
+  /** Profiles to run every property on (default nonBugProfiles()). Ignored with `compare`. */
+  profiles?: readonly Profile[];
+  /** Run only properties with `compares: true`, on this pair of profiles. */
+  compare?: readonly [Profile, Profile];
+  /** Campaign seed (default 'nestfuzz'). */
+  seed?: string;
+  /** Time budget for the whole campaign. Default 20 s when neither timeMs nor runs is given. */
+  timeMs?: number;
+  /** Max cases per property×profile pair. */
+  runs?: number;
+  /** Per failure: time allowed for fast-check's shrinking (default 30 s). */
+  shrinkTimeMs?: number;
+  strictArch?: boolean;
+  /** Root of corpus/ and shrink-logs/ (default '.'). */
+  outDir?: string;
+  onProgress?: (p: CampaignProgress) => void;
+  logger?: Logger;
+  signal?: AbortSignal;
+  /** Property registry (default PROPERTY_LIST from properties/index.ts). */
+  registry?: readonly NestfuzzProperty[];
+  /** Replay fast-check coordinates (needs exactly one property×profile pair). */
+  replay?: { seed: number; path: string };
+  /** Clock for found_at (tests). */
+  now?: () => Date;
+}
+
+export type StopReason = 'runs' | 'time' | 'signal' | 'failure' | 'too-many-skips';
+
+export interface PairSummary {
+  property: string;
+  profile: string;
+  otherProfile: string | null;
+  /** fast-check seed of this pair. */
+  seed: number;
+  runs: number;
+  failed: boolean;
+  stoppedBy: StopReason;
+  elapsedMs: number;
+}
+
+export interface SkippedProperty {
+  property: string;
+  reason: string;
+}
+
+export interface CampaignFailure {
+  property: string;
+  profile: string;
+  otherProfile: string | null;
+  verdict: { code: string; message: string };
+  corpusFile: string;
+  shrinkLogFile: string;
+  hash: string;
+  /** false when the corpus already held this counterexample. */
+  newInCorpus: boolean;
+  /** Replay coordinates: `fc.check(prop, { seed, path })`. */
+  seed: number;
+  path: string;
+  /** fast-check's accepted shrinks plus kept revert-to-base steps. */
+  shrinkCount: number;
+  fastCheckShrinks: number;
+  revertedToBase: number;
+  oneMinimal: boolean;
+}
+
+interface CampaignCommon {
+  seed: string;
+  /** Cases checked, all pairs. */
+  runs: number;
+  properties: string[];
+  profiles: string[];
+  compare: [string, string] | null;
+  pairs: PairSummary[];
+  skipped: SkippedProperty[];
+  failures: CampaignFailure[];
+  /** id → evaluations that passed/failed, over the sampled cases (coverage.ts). */
+  checks: Record<string, CheckCount>;
+  /** Check ids that failed in at least one sampled case. */
+  checksHit: string[];
+  neverHit: string[];
+  coverageSamples: number;
+  elapsedMs: number;
+  corpusDir: string;
+  shrinkLogDir: string;
+}
+
+export interface CampaignFailed extends CampaignCommon {
+  failed: true;
+  interrupted: boolean;
+}
+
+export interface CampaignInterrupted extends CampaignCommon {
+  failed: false;
+  interrupted: true;
+}
+
+export interface CampaignSucceeded extends CampaignCommon {
+  failed: false;
+  interrupted: false;
+}
+
+export type CampaignResult = CampaignFailed | CampaignInterrupted | CampaignSucceeded;
+
+/** fast-check seed of one pair: 32 bits from seedrandom over `${seed}/${property}/${profile}`. */
+export function deriveSeed(seed: string, property: string, profileKey: string): number {
+  return seedrandom(`${seed}/${property}/${profileKey}`).int32();
+}
+
+/** The predicate's verdict; a throw is a failure with code 'predicate-threw' (a crash is a finding). */
+export function safeVerdict(prop: NestfuzzProperty, c: SvmCase, ctx: PropertyContext): Verdict {
+  try {
+    return prop.predicate(c, ctx);
+  } catch (e) {
+    return { ok: false, code: 'predicate-threw', message: oneLine(e), details: { stack: e instanceof Error ? e.stack : undefined } };
+  }
+}
+
+interface Pair {
+  prop: NestfuzzProperty;
+  profile: Profile;
+  other: Profile | null;
+}
+
+function profileKey(p: Pair): string {
+  return p.other ? `${p.profile.name},${p.other.name}` : p.profile.name;
+}
+
+function usage(message: string, fix: string): NestfuzzError {
+  return new NestfuzzError('NESTFUZZ_USAGE', message, fix);
+}
+
+function planPairs(props: NestfuzzProperty[], opts: CampaignOptions): { pairs: Pair[]; skipped: SkippedProperty[]; profiles: Profile[] } {
+  const pairs: Pair[] = [];
+  const skipped: SkippedProperty[] = [];
+  if (opts.compare) {
+    const [a, b] = opts.compare;
+    for (const prop of props) {
+      if (prop.compares) pairs.push({ prop, profile: a, other: b });
+      else skipped.push({ property: prop.id, reason: 'runs on one profile; --compare runs only comparing properties' });
+    }
+    return { pairs, skipped, profiles: [a, b] };
+  }
+  const profiles = [...(opts.profiles ?? nonBugProfiles())];
+  if (profiles.length === 0) throw usage('no profiles to run on', 'pass --profile NAME, or leave it out to use every non-bug profile');
+  for (const prop of props) {
+    if (prop.compares) {
+      skipped.push({ property: prop.id, reason: 'compares two profiles; run it with --compare A,B' });
+      continue;
+    }
+    for (const profile of profiles) pairs.push({ prop, profile, other: null });
+  }
+  return { pairs, skipped, profiles };
+}
+
+function checkNumber(name: string, v: number | undefined): void {
+  if (v !== undefined && (!Number.isFinite(v) || v <= 0)) throw usage(`${name} must be a positive number, got ${v}`, `pass a positive ${name}`);
+}
+
+interface PairOutcome {
+  summary: PairSummary;
+  failure: CampaignFailure | null;
+}
+
+interface CampaignState {
+  opts: CampaignOptions;
+  log: Logger;
+  coverage: Coverage;
+  t0: number;
+  totalRuns: number;
+  failures: number;
+  corpusDir: string;
+  shrinkLogDir: string;
+}
+
+async function runPair(st: CampaignState, pair: Pair, pairIndex: number, pairCount: number, timeMs: number | null): Promise<PairOutcome> {
+  const { opts, log, coverage } = st;
+  const { prop, profile, other } = pair;
+  const ctx: PropertyContext = { profile, strictArch: opts.strictArch ?? false, ...(other ? { other } : {}) };
+  const seed = opts.replay?.seed ?? deriveSeed(opts.seed ?? DEFAULT_SEED, prop.id, profileKey(pair));
+  const shrinkTimeMs = opts.shrinkTimeMs ?? DEFAULT_SHRINK_TIME_MS;
+  const tPair = performance.now();
+  const genDeadline = timeMs === null ? Infinity : tPair + timeMs;
+  let shrinkDeadline = Infinity;
+  let phase: 'generate' | 'shrink' = 'generate';
+  let runs = 0;
+  const steps: FastCheckStep[] = [];
+  let lastProgress = 0;
+
+  const progress = (event: CampaignProgress['event']): void => {
+    opts.onProgress?.({
+      event, pairIndex, pairCount, property: prop.id, profile: profile.name, otherProfile: other?.name ?? null,
+      pairRuns: runs, totalRuns: st.totalRuns + runs, failures: st.failures, elapsedMs: performance.now() - st.t0,
+    });
+  };
+
+  const predicate = (c: SvmCase): boolean => {
+    if (phase === 'generate') {
+      runs++;
+      if (runs % COVERAGE_SAMPLE_EVERY === 0) {
+        try {
+          coverage.recordTrace(run(c.scenario, profile).trace);
+        } catch {
+          // The engine never throws on architectural input; a property's own checks report it if it does.
+        }
+      }
+    }
+    const v = safeVerdict(prop, c, ctx);
+    if (!v.ok) {
+      steps.push({ case: structuredClone(c), atMs: performance.now() - tPair });
+      if (phase === 'generate') {
+        phase = 'shrink';
+        shrinkDeadline = performance.now() + shrinkTimeMs;
+        log.warn({ property: prop.id, profile: profile.name, code: v.code, run: runs }, 'invariant failed, shrinking');
+      }
+    }
+    return v.ok;
+  };
+
+  const stop: { reason: StopReason | null } = { reason: null };
+  const shouldStop = (): boolean => {
+    if (opts.signal?.aborted) {
+      stop.reason = 'signal';
+      return true;
+    }
+    const t = performance.now();
+    if (phase === 'generate' ? t > genDeadline : t > shrinkDeadline) {
+      stop.reason = 'time';
+      return true;
+    }
+    return false;
+  };
+
+  log.info({ property: prop.id, profile: profile.name, other: other?.name, seed }, 'pair start');
+  progress('pair-start');
+  const property = new BudgetedProperty(fc.property(prop.arbitrary(), predicate), {
+    shouldStop,
+    onYield: () => {
+      const t = performance.now();
+      if (t - lastProgress >= 200) {
+        lastProgress = t;
+        progress('running');
+      }
+    },
+  });
+  const numRuns = opts.runs ?? 0x7fffffff;
+  const details = await fc.check(property, {
+    seed,
+    numRuns,
+    endOnFailure: false,
+    ...(opts.replay ? { path: opts.replay.path } : {}),
+  });
+  const fcDurationMs = steps.length > 0 ? performance.now() - tPair - steps[0].atMs : 0;
+
+  let failure: CampaignFailure | null = null;
+  if (steps.length > 0) {
+    const fcCase = details.counterexample?.[0] ?? steps[steps.length - 1].case;
+    failure = finishFailure(st, pair, seed, details.counterexamplePath ?? '', fcCase, steps, details.numShrinks, fcDurationMs, ctx);
+  }
+  const stoppedBy: StopReason = failure
+    ? (stop.reason === 'signal' ? 'signal' : 'failure')
+    : (stop.reason ?? (details.failed && !details.interrupted ? 'too-many-skips' : 'runs'));
+  const summary: PairSummary = {
+    property: prop.id, profile: profile.name, otherProfile: other?.name ?? null, seed,
+    runs, failed: failure !== null, stoppedBy, elapsedMs: round(performance.now() - tPair),
+  };
+  st.totalRuns += runs;
+  log.info({ property: prop.id, profile: profile.name, runs, failed: summary.failed, stoppedBy, ms: summary.elapsedMs }, 'pair done');
+  progress('pair-end');
+  return { summary, failure };
+}
+
+function finishFailure(
+  st: CampaignState, pair: Pair, seed: number, path: string, fcCase: SvmCase, steps: FastCheckStep[],
+  numShrinks: number, fcDurationMs: number, ctx: PropertyContext,
+): CampaignFailure {
+  const { prop, profile, other } = pair;
+  const { log } = st;
+  const first = safeVerdict(prop, fcCase, ctx);
+  const code = first.ok ? null : first.code;
+  // Same code: a revert that turns this failure into a different one is not kept (no slippage).
+  const stillFails: StillFails = (c) => {
+    const v = safeVerdict(prop, c, ctx);
+    return !v.ok && (code === null || v.code === code);
+  };
+  const aborted = st.opts.signal?.aborted ?? false;
+  const revert = revertToBase(fcCase, stillFails, { logger: log, ...(aborted ? { maxAttempts: 0 } : {}) });
+  const verify = verifyOneMinimal(revert.case, stillFails, { logger: log });
+  const finalVerdict = safeVerdict(prop, revert.case, ctx);
+  const verdict = finalVerdict.ok
+    ? { code: 'flaky', message: 'the invariant held when the shrunk case was re-run' }
+    : { code: finalVerdict.code, message: finalVerdict.message };
+  const entry: CorpusEntry = {
+    schema: 1,
+    tool: { name: 'nestfuzz', version: toolVersion() },
+    property: prop.id,
+    profile: profile.name,
+    ...(other ? { other_profile: other.name } : {}),
+    seed,
+    path,
+    found_at: (st.opts.now?.() ?? new Date()).toISOString(),
+    verdict,
+    expected: 'fail',
+    mutations: [...revert.case.mutations],
+    case: revert.case,
+  };
+  const saved = saveCounterexample(st.corpusDir, entry);
+  const transcript: ShrinkTranscript = {
+    property: prop.id, profile: profile.name, ...(other ? { otherProfile: other.name } : {}), seed, path, verdict,
+    fastCheck: { steps, numShrinks, durationMs: fcDurationMs },
+    revert,
+    verify,
+  };
+  const logFile = saveShrinkLog(st.shrinkLogDir, prop.id, corpusHash(entry), renderShrinkLog(transcript));
+  st.failures++;
+  log.warn({ property: prop.id, profile: profile.name, code: verdict.code, corpus: saved.file, shrinks: shrinkCount(transcript), oneMinimal: verify.oneMinimal }, 'counterexample saved');
+  return {
+    property: prop.id, profile: profile.name, otherProfile: other?.name ?? null, verdict,
+    corpusFile: saved.file, shrinkLogFile: logFile.file, hash: saved.hash, newInCorpus: saved.created,
+    seed, path, shrinkCount: shrinkCount(transcript), fastCheckShrinks: numShrinks, revertedToBase: revert.kept,
+    oneMinimal: verify.oneMinimal,
+  };
+}
+
+export async function runCampaign(opts: CampaignOptions = {}): Promise<CampaignResult> {
+  checkNumber('timeMs', opts.timeMs);
+  checkNumber('runs', opts.runs);
+  checkNumber('shrinkTimeMs', opts.shrinkTimeMs);
+  if (opts.runs !== undefined && !Number.isInteger(opts.runs)) throw usage(`runs must be an integer, got ${opts.runs}`, 'pass a whole number of runs');
+  const registry = opts.registry ?? PROPERTY_LIST;
+  const props = selectProperties(opts.properties ?? ['*'], registry);
+  const { pairs, skipped, profiles } = planPairs(props, opts);
+  if (pairs.length === 0) {
+    throw usage('none of the selected properties can run in this mode', opts.compare ? 'select a property with `compares: true` (see `nestfuzz list`)' : 'run comparing properties with --compare A,B');
+  }
+  if (opts.replay && pairs.length !== 1) throw usage(`replaying { seed, path } needs exactly one property×profile pair, got ${pairs.length}`, 'narrow it with --property and --profile');
+  const timeMs = opts.timeMs ?? (opts.runs === undefined ? DEFAULT_TIME_MS : undefined);
+  const outDir = opts.outDir ?? '.';
+  const st: CampaignState = {
+    opts, log: opts.logger ?? SILENT_LOGGER, coverage: new Coverage(), t0: performance.now(), totalRuns: 0, failures: 0,
+    corpusDir: join(outDir, 'corpus'), shrinkLogDir: join(outDir, 'shrink-logs'),
+  };
+  const deadline = timeMs === undefined ? Infinity : st.t0 + timeMs;
+  st.log.info({ seed: opts.seed ?? DEFAULT_SEED, pairs: pairs.length, timeMs, runs: opts.runs }, 'campaign start');
+
+  const summaries: PairSummary[] = [];
+  const failures: CampaignFailure[] = [];
+  let interrupted = false;
+  for (let i = 0; i < pairs.length; i++) {
+    if (opts.signal?.aborted) {
+      interrupted = true;
+      break;
+    }
+    const pairTime = timeMs === undefined ? null : Math.max(0, (deadline - performance.now()) / (pairs.length - i));
+    const { summary, failure } = await runPair(st, pairs[i], i, pairs.length, pairTime);
+    summaries.push(summary);
+    if (failure) failures.push(failure);
+    if (summary.stoppedBy === 'signal') {
+      interrupted = true;
+      break;
+    }
+  }
+
+  const known = allCheckIds();
+  const common: CampaignCommon = {
+    seed: opts.seed ?? DEFAULT_SEED,
+    runs: st.totalRuns,
+    properties: props.map((p) => p.id),
+    profiles: profiles.map((p) => p.name),
+    compare: opts.compare ? [opts.compare[0].name, opts.compare[1].name] : null,
+    pairs: summaries,
+    skipped,
+    failures,
+    checks: st.coverage.toRecord(known),
+    checksHit: st.coverage.hit(known),
+    neverHit: st.coverage.neverHit(known),
+    coverageSamples: st.coverage.samples,
+    elapsedMs: round(performance.now() - st.t0),
+    corpusDir: st.corpusDir,
+    shrinkLogDir: st.shrinkLogDir,
+  };
+  st.log.info({ runs: common.runs, failures: failures.length, interrupted, ms: common.elapsedMs }, 'campaign done');
+  if (failures.length > 0) return { ...common, failed: true, interrupted };
+  if (interrupted) return { ...common, failed: false, interrupted: true };
+  return { ...common, failed: false, interrupted: false };
+}

@@ -1,0 +1,230 @@
+// nestfuzz command line: parses flags, calls campaign/, prints. Every user error is one line on
+// stderr, `nestfuzz: error: <message> (<fix>)`, and exit code 2.
+//
+// Exit codes: 0 every invariant held (replay: no longer reproduces); 1 an invariant failed
+// (replay: still fails, as expected); 2 usage or input error; 3 internal error; 130 interrupted.
+
+import { readFileSync } from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { l1FromState } from './campaign/l1State.ts';
+import { checkVmcbPage, readVmcbPages } from './campaign/checkPage.ts';
+import { NestfuzzError, oneLine } from './campaign/errors.ts';
+import { formatCampaignSummary, formatListing, formatReplay } from './campaign/format.ts';
+import { listing } from './campaign/list.ts';
+import { createCliLogger } from './campaign/log.ts';
+import { replayCorpusFile } from './campaign/replay.ts';
+import { runCampaign, type CampaignProgress } from './campaign/runner.ts';
+import { requireProfile } from './campaign/select.ts';
+import { toJson } from './campaign/serialize.ts';
+import { DEFAULT_PROFILE } from './engine/profile_list.ts';
+import type { Profile } from './engine/profiles.ts';
+
+const USAGE = `usage: nestfuzz <command> [options]
+
+  fuzz    [--time 30s|2m|500ms] [--runs N] [--seed S] [--property GLOB]... [--profile NAME]...
+          [--compare A,B] [--strict-arch] [--out DIR] [--json]
+  replay  <corpus-file> [--json]
+  list    [--json]
+  check   --vmcb <page.bin|dir> [--l1 state.json] [--profile NAME] [--json]
+  help
+`;
+
+const COMMANDS = ['fuzz', 'replay', 'list', 'check', 'help'] as const;
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+function usageError(message: string, fix = 'run `nestfuzz help` for usage'): NestfuzzError {
+  return new NestfuzzError('NESTFUZZ_USAGE', message, fix);
+}
+
+/** node:util parseArgs in strict mode, its errors turned into one-line NESTFUZZ_USAGE errors. */
+function parseFlags<O extends Options>(command: string, args: string[], options: O, positionals: number) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options, strict: true, allowPositionals: positionals > 0 });
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    const msg = oneLine(e);
+    const opt = /'(-[^' ]+)/.exec(msg)?.[1];
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw usageError(`unknown option ${opt ?? msg} for \`${command}\``);
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw usageError(`option ${opt ?? ''} ${/argument missing/.test(msg) ? 'needs a value' : 'takes no value'}`.replace(/\s+/g, ' '));
+    if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') throw usageError(`\`${command}\` takes no argument ${msg.match(/'([^']*)'/)?.[0] ?? ''}`.trim());
+    throw usageError(msg.split('. ')[0]);
+  }
+  if (parsed.positionals.length > positionals) {
+    throw usageError(`\`${command}\` takes ${positionals} argument(s), got ${parsed.positionals.length}: ${parsed.positionals.join(' ')}`);
+  }
+  return parsed;
+}
+
+/** '30s', '2m', '500ms', '1h', '1.5s'; a bare number is seconds. */
+function parseDuration(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  const scale: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const ms = m ? Number(m[1]) * scale[m[2] ?? 's'] : NaN;
+  if (!Number.isFinite(ms) || ms <= 0) throw usageError(`--time ${JSON.stringify(text)} is not a duration`, 'write it like 30s, 2m or 500ms');
+  return ms;
+}
+
+function parseRuns(text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) <= 0 || !Number.isSafeInteger(Number(text))) {
+    throw usageError(`--runs ${JSON.stringify(text)} is not a positive whole number`, 'write it like --runs 1000');
+  }
+  return Number(text);
+}
+
+function parseCompare(text: string): [Profile, Profile] {
+  const names = text.split(',').map((s) => s.trim());
+  if (names.length !== 2 || names.some((n) => n === '')) throw usageError(`--compare ${JSON.stringify(text)} must name two profiles`, 'write it like --compare kvm-next,unified');
+  return [requireProfile(names[0]), requireProfile(names[1])];
+}
+
+function out(text: string): void {
+  process.stdout.write(text);
+}
+
+// ---------------------------------------------------------------------------------------------
+// commands
+
+async function cmdFuzz(args: string[]): Promise<number> {
+  const { values } = parseFlags('fuzz', args, {
+    time: { type: 'string' },
+    runs: { type: 'string' },
+    seed: { type: 'string' },
+    property: { type: 'string', multiple: true },
+    profile: { type: 'string', multiple: true },
+    compare: { type: 'string' },
+    'strict-arch': { type: 'boolean' },
+    out: { type: 'string' },
+    json: { type: 'boolean' },
+  }, 0);
+  if (values.compare !== undefined && values.profile !== undefined) {
+    throw usageError('--compare and --profile cannot be combined', 'use --compare A,B alone to run comparing properties on two profiles');
+  }
+  const timeMs = values.time === undefined ? undefined : parseDuration(values.time);
+  const runs = values.runs === undefined ? undefined : parseRuns(values.runs);
+  const compare = values.compare === undefined ? undefined : parseCompare(values.compare);
+  const profiles = values.profile?.map(requireProfile);
+
+  const tty = Boolean(process.stderr.isTTY);
+  const logger = createCliLogger({ clearLine: tty });
+  const ac = new AbortController();
+  const onSigint = (): void => {
+    ac.abort();
+    logger.warn({}, 'SIGINT: stopping; counterexamples found so far are saved (Ctrl-C again to quit now)');
+  };
+  process.once('SIGINT', onSigint);
+  let progressShown = false;
+  const onProgress = (p: CampaignProgress): void => {
+    if (!tty || p.elapsedMs < 1000) return;
+    const pair = `${p.property} on ${p.profile}${p.otherProfile ? ` vs ${p.otherProfile}` : ''}`;
+    process.stderr.write(`\r\x1b[K[${p.pairIndex + 1}/${p.pairCount}] ${pair}: ${p.pairRuns} runs | ${p.totalRuns} total, ${p.failures} failure(s), ${(p.elapsedMs / 1000).toFixed(1)} s`);
+    progressShown = true;
+  };
+  try {
+    const result = await runCampaign({
+      properties: values.property ?? ['*'],
+      ...(profiles ? { profiles } : {}),
+      ...(compare ? { compare } : {}),
+      seed: values.seed ?? 'nestfuzz',
+      ...(timeMs !== undefined ? { timeMs } : {}),
+      ...(runs !== undefined ? { runs } : {}),
+      strictArch: values['strict-arch'] ?? false,
+      outDir: values.out ?? '.',
+      onProgress,
+      logger,
+      signal: ac.signal,
+    });
+    if (progressShown) process.stderr.write('\r\x1b[K');
+    out(values.json ? `${toJson(result, 2)}\n` : formatCampaignSummary(result));
+    if (result.failed) return 1;
+    return result.interrupted ? 130 : 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+function cmdReplay(args: string[]): number {
+  const { values, positionals } = parseFlags('replay', args, { json: { type: 'boolean' } }, 1);
+  if (positionals.length !== 1) throw usageError('`replay` needs a corpus file', 'run `nestfuzz replay corpus/<property>/<hash>.json`');
+  const r = replayCorpusFile(positionals[0]);
+  out(values.json ? `${toJson(r, 2)}\n` : formatReplay(r));
+  return r.reproduces ? 1 : 0;
+}
+
+function cmdList(args: string[]): number {
+  const { values } = parseFlags('list', args, { json: { type: 'boolean' } }, 0);
+  const l = listing();
+  out(values.json ? `${JSON.stringify(l)}\n` : formatListing(l));
+  return 0;
+}
+
+function readState(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new NestfuzzError('NESTFUZZ_BAD_INPUT', `cannot read ${file} (${oneLine(e)})`, 'pass a readable JSON file to --l1');
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new NestfuzzError('NESTFUZZ_BAD_INPUT', `${file} is not valid JSON (${oneLine(e)})`, 'fix the JSON syntax');
+  }
+}
+
+function cmdCheck(args: string[]): number {
+  const { values } = parseFlags('check', args, {
+    vmcb: { type: 'string' },
+    l1: { type: 'string' },
+    profile: { type: 'string' },
+    json: { type: 'boolean' },
+  }, 0);
+  if (values.vmcb === undefined) throw usageError('`check` needs --vmcb <page.bin|dir>', 'pass a raw 4096-byte VMCB page or a directory of *.bin pages');
+  const profile = requireProfile(values.profile ?? DEFAULT_PROFILE);
+  const l1 = values.l1 === undefined ? undefined : l1FromState(readState(values.l1), values.l1);
+  const { directory, pages } = readVmcbPages(values.vmcb);
+  // Output is JSON lines in both modes (the oracles diff them); --json is accepted for symmetry.
+  for (const { file, page } of pages) {
+    const v = checkVmcbPage(page, profile, l1 === undefined ? undefined : structuredClone(l1));
+    out(`${JSON.stringify(directory ? { file, ...v } : v)}\n`);
+  }
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined) throw usageError('missing command', `use one of: ${COMMANDS.join(', ')}`);
+  switch (command) {
+    case 'fuzz':
+      return cmdFuzz(rest);
+    case 'replay':
+      return cmdReplay(rest);
+    case 'list':
+      return cmdList(rest);
+    case 'check':
+      return cmdCheck(rest);
+    case 'help':
+    case '--help':
+    case '-h':
+      out(USAGE);
+      return 0;
+    default:
+      throw usageError(`unknown command ${JSON.stringify(command)}`, `use one of: ${COMMANDS.join(', ')}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (e instanceof NestfuzzError) {
+      process.stderr.write(`${e.toLine()}\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`nestfuzz: internal error: ${oneLine(e)}\n${e instanceof Error && e.stack ? `${e.stack}\n` : ''}`);
+      process.exitCode = 3;
+    }
+  },
+);
