@@ -9,9 +9,11 @@ import { property as profileEquivalence } from './svm/profile-equivalence.ts';
 import { property as setNestedStateConsistent } from './svm/set-nested-state-consistent.ts';
 import { property as vmcb02Sanitized } from './svm/vmcb02-sanitized.ts';
 import { property as vmrunFailureClean } from './svm/vmrun-failure-clean.ts';
+import { property as vmrunVerdictMatchesApm } from './svm/vmrun-verdict-matches-apm.ts';
 
 export const PROPERTY_LIST: NestfuzzProperty[] = [
   vmrunFailureClean,
+  vmrunVerdictMatchesApm,
   gifSemantics,
   checkedIsRun,
   vmcb02Sanitized,

@@ -9,7 +9,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { l1FromState } from './campaign/l1State.ts';
 import { checkVmcbPage, readVmcbPages } from './campaign/checkPage.ts';
 import { NestfuzzError, oneLine } from './campaign/errors.ts';
-import { formatCampaignSummary, formatListing, formatReplay } from './campaign/format.ts';
+import { formatCampaignSummary, formatListing, formatReplay, replayJson } from './campaign/format.ts';
 import { listing } from './campaign/list.ts';
 import { createCliLogger } from './campaign/log.ts';
 import { replayCorpusFile } from './campaign/replay.ts';
@@ -148,7 +148,7 @@ function cmdReplay(args: string[]): number {
   const { values, positionals } = parseFlags('replay', args, { json: { type: 'boolean' } }, 1);
   if (positionals.length !== 1) throw usageError('`replay` needs a corpus file', 'run `nestfuzz replay corpus/<property>/<hash>.json`');
   const r = replayCorpusFile(positionals[0]);
-  out(values.json ? `${toJson(r, 2)}\n` : formatReplay(r));
+  out(values.json ? `${toJson(replayJson(r), 2)}\n` : formatReplay(r));
   return r.reproduces ? 1 : 0;
 }
 

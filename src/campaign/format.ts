@@ -3,7 +3,7 @@
 // Nothing here runs anything.
 
 import type { TraceEvent } from '../engine/trace.ts';
-import { renderFieldDiff } from './fieldDiff.ts';
+import { formatPath, renderFieldDiff } from './fieldDiff.ts';
 import type { Listing } from './list.ts';
 import type { ReplayResult } from './replay.ts';
 import type { CampaignResult } from './runner.ts';
@@ -53,6 +53,16 @@ export function formatCampaignSummary(r: CampaignResult): string {
   else if (r.interrupted) out.push('result: interrupted, no invariant failed in the runs done');
   else out.push('result: every invariant held');
   return `${out.join('\n')}\n`;
+}
+
+/** The replay data for --json: diff paths as strings, no stack traces. */
+export function replayJson(r: ReplayResult): unknown {
+  const verdict = r.verdict.ok ? r.verdict : { ...r.verdict, details: r.verdict.details && Object.fromEntries(Object.entries(r.verdict.details).filter(([k]) => k !== 'stack')) };
+  return {
+    ...r,
+    verdict,
+    diff: r.diff.map((d) => ({ path: formatPath(d.path), kind: d.kind, old: d.old, new: d.new, ...(d.note === undefined ? {} : { note: d.note }) })),
+  };
 }
 
 export function formatReplay(r: ReplayResult): string {

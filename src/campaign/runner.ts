@@ -252,7 +252,7 @@ async function runPair(st: CampaignState, pair: Pair, pairIndex: number, pairCou
   const predicate = (c: SvmCase): boolean => {
     if (phase === 'generate') {
       runs++;
-      if (runs % COVERAGE_SAMPLE_EVERY === 0) {
+      if (runs % COVERAGE_SAMPLE_EVERY === 1) {
         try {
           coverage.recordTrace(run(c.scenario, profile).trace);
         } catch {
@@ -319,9 +319,9 @@ async function runPair(st: CampaignState, pair: Pair, pairIndex: number, pairCou
     property: prop.id, profile: profile.name, otherProfile: other?.name ?? null, seed,
     runs, failed: failure !== null, stoppedBy, elapsedMs: round(performance.now() - tPair),
   };
-  st.totalRuns += runs;
   log.info({ property: prop.id, profile: profile.name, runs, failed: summary.failed, stoppedBy, ms: summary.elapsedMs }, 'pair done');
   progress('pair-end');
+  st.totalRuns += runs;
   return { summary, failure };
 }
 
@@ -435,7 +435,7 @@ export async function runCampaign(opts: CampaignOptions = {}): Promise<CampaignR
     shrinkLogDir: st.shrinkLogDir,
   };
   st.log.info({ runs: common.runs, failures: failures.length, interrupted, ms: common.elapsedMs }, 'campaign done');
-  if (failures.length > 0) return { ...common, failed: true, interrupted };
-  if (interrupted) return { ...common, failed: false, interrupted: true };
-  return { ...common, failed: false, interrupted: false };
+  if (failures.length > 0) return { failed: true, interrupted, ...common };
+  if (interrupted) return { failed: false, interrupted: true, ...common };
+  return { failed: false, interrupted: false, ...common };
 }

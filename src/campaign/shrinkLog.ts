@@ -3,7 +3,7 @@
 // attempts, then the 1-minimality lines, every step a field diff against the step before it.
 
 import type { SvmCase } from '../../properties/types.ts';
-import { fieldDiff, renderFieldDiff } from './fieldDiff.ts';
+import { fieldDiff, formatPath, formatValue, renderFieldDiff, type FieldDiff } from './fieldDiff.ts';
 import { round, type RevertToBaseResult, type VerifyOneMinimalResult } from './shrink.ts';
 
 export interface FastCheckStep {
@@ -47,6 +47,20 @@ function indent(lines: string[]): string[] {
   return lines.length === 0 ? ['  (no field changes)'] : lines.map((l) => `  ${l}`);
 }
 
+/**
+ * A fast-check step's diff, without the `base.*` lines that repeat a `scenario.*` line (a new base
+ * choice moves both alike); a count line says how many were folded.
+ */
+function stepLines(diffs: FieldDiff[]): string[] {
+  const key = (d: FieldDiff, rest: FieldDiff['path']): string => `${formatPath(rest)}\u0000${formatValue(d.old)}\u0000${formatValue(d.new)}`;
+  const inScenario = new Set(diffs.filter((d) => d.path[0] === 'scenario').map((d) => key(d, d.path.slice(1))));
+  const shown = diffs.filter((d) => !(d.path[0] === 'base' && inScenario.has(key(d, d.path.slice(1)))));
+  const folded = diffs.length - shown.length;
+  const lines = renderFieldDiff(shown);
+  if (folded > 0) lines.push(`(base: the same ${folded} change(s))`);
+  return lines;
+}
+
 export function renderShrinkLog(t: ShrinkTranscript): string {
   const out: string[] = [];
   out.push('# nestfuzz shrink log');
@@ -64,7 +78,7 @@ export function renderShrinkLog(t: ShrinkTranscript): string {
       out.push(...indent(renderFieldDiff(fieldDiff(s.case.base, s.case.scenario, ['scenario']))));
     } else {
       out.push(`step ${i}: accepted shrink (+${ms(s.atMs - fc.steps[i - 1].atMs)})`);
-      out.push(...indent(renderFieldDiff(fieldDiff(fc.steps[i - 1].case, s.case))));
+      out.push(...indent(stepLines(fieldDiff(fc.steps[i - 1].case, s.case))));
     }
   });
   out.push(`Shrunk ${fc.numShrinks} time(s)`);

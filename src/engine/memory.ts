@@ -12,8 +12,8 @@ export interface Memslot {
 }
 
 export class GuestMemory {
-  /** Byte address → value, for bytes ever written (everything else reads as zero). */
-  private bytes = new Map<number, number>();
+  /** Page frame number → (offset → byte) for bytes ever written; everything else reads as zero. */
+  private bytes = new Map<number, Map<number, number>>();
   /** Page frame number → live VMCB view. */
   private vmcbs = new Map<number, Vmcb>();
 
@@ -37,16 +37,10 @@ export class GuestMemory {
     const v = this.vmcbs.get(pfn);
     if (!v) return;
     const page = encodeVmcb(v);
-    const base = pfn * 4096;
-    for (let i = 0; i < 4096; i++) if (page[i]) this.bytes.set(base + i, page[i]);
+    const m = new Map<number, number>();
+    for (let i = 0; i < 4096; i++) if (page[i]) m.set(i, page[i]);
+    this.bytes.set(pfn, m);
     this.vmcbs.delete(pfn);
-  }
-
-  private readByte(a: number): number {
-    const pfn = Math.floor(a / 4096);
-    const v = this.vmcbs.get(pfn);
-    if (v) return encodeVmcb(v)[a - pfn * 4096];
-    return this.bytes.get(a) ?? 0;
   }
 
   /** kvm_vcpu_read_guest: null when any byte is unbacked. */
@@ -54,14 +48,20 @@ export class GuestMemory {
     if (gpa < 0n || !this.rangeBacked(gpa, len)) return null;
     const out = new Uint8Array(len);
     const a = Number(gpa);
-    const firstPfn = Math.floor(a / 4096);
-    const lastPfn = Math.floor((a + len - 1) / 4096);
-    let vmcbPage = false;
-    for (let p = firstPfn; p <= lastPfn; p++) if (this.vmcbs.has(p)) vmcbPage = true;
-    if (vmcbPage) {
-      for (let i = 0; i < len; i++) out[i] = this.readByte(a + i);
-    } else if (this.bytes.size) {
-      for (let i = 0; i < len; i++) out[i] = this.bytes.get(a + i) ?? 0;
+    let done = 0;
+    while (done < len) {
+      const addr = a + done;
+      const pfn = Math.floor(addr / 4096);
+      const off = addr - pfn * 4096;
+      const n = Math.min(len - done, 4096 - off);
+      const v = this.vmcbs.get(pfn);
+      if (v) {
+        out.set(encodeVmcb(v).subarray(off, off + n), done);
+      } else {
+        const m = this.bytes.get(pfn);
+        if (m) for (let i = 0; i < n; i++) out[done + i] = m.get(off + i) ?? 0;
+      }
+      done += n;
     }
     return out;
   }
@@ -78,10 +78,16 @@ export class GuestMemory {
   write(gpa: bigint, data: Uint8Array): boolean {
     if (gpa < 0n || !this.rangeBacked(gpa, data.length)) return false;
     const a = Number(gpa);
-    for (let p = Math.floor(a / 4096); p <= Math.floor((a + data.length - 1) / 4096); p++) this.flattenVmcb(p);
     for (let i = 0; i < data.length; i++) {
-      if (data[i]) this.bytes.set(a + i, data[i]);
-      else this.bytes.delete(a + i);
+      const addr = a + i;
+      const pfn = Math.floor(addr / 4096);
+      this.flattenVmcb(pfn);
+      let m = this.bytes.get(pfn);
+      if (!m) {
+        m = new Map();
+        this.bytes.set(pfn, m);
+      }
+      m.set(addr - pfn * 4096, data[i]);
     }
     return true;
   }
@@ -96,8 +102,7 @@ export class GuestMemory {
   putVmcb(gpa: bigint, v: Vmcb): boolean {
     if (!this.backed(gpa)) return false;
     const pfn = Number(gpa >> 12n);
-    const base = pfn * 4096;
-    for (const k of [...this.bytes.keys()]) if (k >= base && k < base + 4096) this.bytes.delete(k);
+    this.bytes.delete(pfn);
     this.vmcbs.set(pfn, cloneVmcb(v));
     return true;
   }
@@ -112,18 +117,15 @@ export class GuestMemory {
     const pfn = Number(page >> 12n);
     const live = this.vmcbs.get(pfn);
     if (live) return live;
-    const bytes = this.read(page, 4096)!;
-    const base = pfn * 4096;
-    for (let i = 0; i < 4096; i++) this.bytes.delete(base + i);
-    const vmcb = decodeVmcb(bytes);
+    const vmcb = decodeVmcb(this.bytes.has(pfn) ? this.read(page, 4096)! : new Uint8Array(4096));
+    this.bytes.delete(pfn);
     this.vmcbs.set(pfn, vmcb);
     return vmcb;
   }
 
   /** Page frame numbers that hold data (for diffs). */
   pfns(): number[] {
-    const s = new Set<number>(this.vmcbs.keys());
-    for (const k of this.bytes.keys()) s.add(Math.floor(k / 4096));
+    const s = new Set<number>([...this.vmcbs.keys(), ...this.bytes.keys()]);
     return [...s].sort((a, b) => a - b);
   }
 

@@ -29,7 +29,7 @@ const kernels: Profile[] = [
   {
     name: 'unified-v4', kind: 'kernel', bug: true, title: 'unified as posted in v4: nested_svm_load_cr3 judged on L1\'s paging mode',
     source: 'review of [PATCH v4] KVM: nSVM: Call nested_svm_init_mmu_context() before switching to VMCB02',
-    caughtBy: ['profile-equivalence'], patches: without(UNIFIED, 'svm-l2-paging-mode-for-cr3'),
+    caughtBy: ['profile-equivalence', 'vmrun-verdict-matches-apm'], patches: without(UNIFIED, 'svm-l2-paging-mode-for-cr3'),
   },
   {
     name: 'linux-6.1', kind: 'kernel', bug: true, title: 'kvm-next with every fix dated after v6.1.0 switched off',

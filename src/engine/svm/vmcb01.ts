@@ -14,10 +14,21 @@ function flat(selector: number, attrib: number): VmcbSeg {
   return { selector, attrib, limit: 0xffffffff, base: 0n };
 }
 
-export function svm_init_vmcb01(l1: L1State): Vmcb {
-  const v = zeroVmcb();
-  const i = v.control.intercepts;
-  const host = l1.host;
+/** L0's intercept words depend only on host features: computed once per combination. */
+const interceptCache = new Map<string, number[]>();
+
+function l0Intercepts(host: L1State['host']): number[] {
+  const key = `${+host.npt}${+host.v_vmsave_vmload}${+host.vgif}`;
+  let words = interceptCache.get(key);
+  if (!words) {
+    words = computeL0Intercepts(host);
+    interceptCache.set(key, words);
+  }
+  return words.slice();
+}
+
+function computeL0Intercepts(host: L1State['host']): number[] {
+  const i = [0, 0, 0, 0, 0, 0];
   for (const b of [INTERCEPT.CR0_READ, INTERCEPT.CR4_READ, INTERCEPT.CR0_WRITE, INTERCEPT.CR4_WRITE, INTERCEPT.CR8_WRITE, INTERCEPT.DR7_READ, INTERCEPT.DR7_WRITE]) setIntercept(i, b);
   if (!host.npt) {
     setIntercept(i, INTERCEPT.CR3_READ);
@@ -40,6 +51,13 @@ export function svm_init_vmcb01(l1: L1State): Vmcb {
     setIntercept(i, INTERCEPT.STGI);
     setIntercept(i, INTERCEPT.CLGI);
   }
+  return i;
+}
+
+export function svm_init_vmcb01(l1: L1State): Vmcb {
+  const v = zeroVmcb();
+  const host = l1.host;
+  v.control.intercepts = l0Intercepts(host);
   const c = v.control;
   c.asid = L0_ASID;
   c.iopm_base_pa = L0_IOPM_PA;

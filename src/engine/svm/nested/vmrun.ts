@@ -172,6 +172,12 @@ export function enter_svm_guest_mode_unified(ctx: Ctx, gpa: bigint, from_vmrun: 
   return 0;
 }
 
+function lastVmenterFailure(ctx: Ctx): unknown {
+  const ev = ctx.t.events;
+  for (let i = ev.length - 1; i >= 0; i--) if (ev[i].ev === 'kvm_nested_vmenter_failed') return ev[i].stage;
+  return undefined;
+}
+
 /** nested_svm_vmrun, with the VMRUN gates of vmrun_interception before it. */
 export function nested_svm_vmrun(ctx: Ctx, race: RaceWrite | null): VmrunResult {
   const { v, t, p } = ctx;
@@ -223,8 +229,10 @@ export function nested_svm_vmrun(ctx: Ctx, race: RaceWrite | null): VmrunResult 
 
   if (unified) {
     if (enter_svm_guest_mode_unified(ctx, gpa, true)) {
+      // Consistency checks now run inside enter_svm_guest_mode; they are still the early stage.
+      const stage = lastVmenterFailure(ctx) === 'checks' ? 'early' : 'late';
       nested_svm_vmrun_error_vmexit(ctx);
-      return { outcome: 'vmexit-invalid', stage: 'late' };
+      return { outcome: 'vmexit-invalid', stage };
     }
     return { outcome: 'entered' };
   }

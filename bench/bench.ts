@@ -1,0 +1,178 @@
+// npm run bench [-- --json] [-- --quick]: throughput and detection figures for issue #3.
+//  - engine VMRUN emulations/s (valid base; generated mix)
+//  - property runs/s (generation + engine + predicate), per property on kvm-next
+//  - per bug profile, over 5 seeds: median time and runs to first detection, shrunk size
+//  - baselines on the same bug profiles: uniform-random VMCB page, AFL-style byte havoc on the valid
+//    page; each baseline's median detection time as a ratio to nestfuzz's (budget when not found)
+
+import fc from 'fast-check';
+import seedrandom from 'seedrandom';
+import { decodeVmcb, encodeVmcb } from '../src/arch/svm/codec.ts';
+import { buildCase, svmCase } from '../src/arbitraries/scenario.ts';
+import { DEFAULT_BASE } from '../src/arbitraries/_internals/builders/baseScenario.ts';
+import { caseDifferences, revertToBase } from '../src/campaign/shrink.ts';
+import { bugProfiles, getProfile } from '../src/engine/profile_list.ts';
+import type { Profile } from '../src/engine/profiles.ts';
+import { run } from '../src/engine/svm/run.ts';
+import { PROPERTY_LIST, getProperty } from '../properties/index.ts';
+import type { NestfuzzProperty, PropertyContext, SvmCase } from '../properties/types.ts';
+
+const args = new Set(process.argv.slice(2));
+const json = args.has('--json');
+const quick = args.has('--quick');
+const SEEDS = [1, 2, 3, 4, 5];
+const DETECT_BUDGET_MS = quick ? 1000 : 5000;
+const BASELINE_BUDGET_MS = quick ? 500 : 2000;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+function rate(fn: () => void, ms: number): number {
+  for (let i = 0; i < 200; i++) fn(); // warm-up
+  const t0 = performance.now();
+  let n = 0;
+  while (performance.now() - t0 < ms) {
+    for (let i = 0; i < 50; i++) fn();
+    n += 50;
+  }
+  return n / ((performance.now() - t0) / 1000);
+}
+
+function ctxFor(p: NestfuzzProperty, profile: Profile): PropertyContext {
+  return { profile, other: p.compares ? getProfile('unified') : undefined, strictArch: false };
+}
+
+// ---- engine throughput ----
+const kvmNext = getProfile('kvm-next')!;
+const valid = buildCase(DEFAULT_BASE, []).scenario;
+const engineValid = rate(() => run(valid, kvmNext), 2000);
+const mix = fc.sample(svmCase(), { numRuns: 5000, seed: 42 }).map((c) => c.scenario);
+let mi = 0;
+const engineMix = rate(() => run(mix[mi++ % mix.length], kvmNext), 2000);
+
+// ---- property throughput ----
+const propertyRates: Record<string, number> = {};
+for (const p of PROPERTY_LIST) {
+  const ctx = ctxFor(p, kvmNext);
+  let runs = 0;
+  const t0 = performance.now();
+  fc.check(fc.property(p.arbitrary(), (c) => { runs++; return p.predicate(c, ctx).ok; }), { numRuns: 1e9, seed: 7, interruptAfterTimeLimit: 1000, markInterruptAsFailure: false });
+  propertyRates[p.id] = runs / ((performance.now() - t0) / 1000);
+}
+const propertyMedian = median(Object.values(propertyRates));
+
+// ---- detection per bug profile ----
+interface Detection {
+  profile: string;
+  property: string;
+  found: number;
+  medianMs: number;
+  medianRuns: number;
+  medianShrunkDiffs: number;
+  baselineRandomMs: number;
+  baselineHavocMs: number;
+  randomRatio: number;
+  havocRatio: number;
+}
+
+/** nestfuzz: fc.check until the first failure (no shrinking), then revertToBase for the size. */
+function detect(p: NestfuzzProperty, profile: Profile, seed: number): { ms: number; runs: number; diffs: number } | null {
+  const ctx = ctxFor(p, profile);
+  let runs = 0;
+  let first: SvmCase | null = null;
+  const t0 = performance.now();
+  fc.check(fc.property(p.arbitrary(), (c) => {
+    runs++;
+    const ok = p.predicate(c, ctx).ok;
+    if (!ok && !first) first = c;
+    return ok;
+  }), { numRuns: 1e9, seed, interruptAfterTimeLimit: DETECT_BUDGET_MS, markInterruptAsFailure: false, endOnFailure: true });
+  const ms = performance.now() - t0;
+  if (!first) return null;
+  const shrunk = revertToBase(first, (c) => !p.predicate(c, ctx).ok).case;
+  return { ms, runs, diffs: caseDifferences(shrunk).length };
+}
+
+/** A baseline: pages from `next()` as vmcb12 on the default L1, judged by the same invariant. */
+function baseline(p: NestfuzzProperty, profile: Profile, seed: number, next: (rng: seedrandom.PRNG) => Uint8Array): number {
+  const ctx = ctxFor(p, profile);
+  const rng = seedrandom(`baseline-${seed}`);
+  const base = buildCase(DEFAULT_BASE, []);
+  const t0 = performance.now();
+  while (performance.now() - t0 < BASELINE_BUDGET_MS) {
+    for (let i = 0; i < 20; i++) {
+      const scenario = { ...base.scenario, vmcb12: decodeVmcb(next(rng)) };
+      if (!p.predicate({ ...base, scenario, mutations: [] }, ctx).ok) return performance.now() - t0;
+    }
+  }
+  return BASELINE_BUDGET_MS;
+}
+
+const uniformPage = (rng: seedrandom.PRNG): Uint8Array => {
+  const b = new Uint8Array(4096);
+  for (let i = 0; i < 4096; i += 4) {
+    const w = rng.int32();
+    b[i] = w & 0xff; b[i + 1] = (w >>> 8) & 0xff; b[i + 2] = (w >>> 16) & 0xff; b[i + 3] = (w >>> 24) & 0xff;
+  }
+  return b;
+};
+
+const validPage = encodeVmcb(buildCase(DEFAULT_BASE, []).scenario.vmcb12);
+const INTERESTING = [0x00, 0x01, 0x7f, 0x80, 0xff];
+/** AFL-style havoc: 1–8 stacked bit flips, interesting bytes, random bytes, 32/64-bit extremes. */
+const havocPage = (rng: seedrandom.PRNG): Uint8Array => {
+  const b = validPage.slice();
+  const n = 1 + Math.floor(rng() * 8);
+  for (let k = 0; k < n; k++) {
+    const off = Math.floor(rng() * 0x700);
+    switch (Math.floor(rng() * 4)) {
+      case 0: b[off] ^= 1 << Math.floor(rng() * 8); break;
+      case 1: b[off] = INTERESTING[Math.floor(rng() * INTERESTING.length)]; break;
+      case 2: b[off] = Math.floor(rng() * 256); break;
+      default: for (let i = 0; i < 4 && off + i < 4096; i++) b[off + i] = rng() < 0.5 ? 0 : 0xff;
+    }
+  }
+  return b;
+};
+
+const detections: Detection[] = [];
+for (const profile of bugProfiles()) {
+  const propId = profile.caughtBy?.[0];
+  const p = propId ? getProperty(propId) : undefined;
+  if (!p) continue;
+  const results = SEEDS.map((s) => detect(p, profile, s));
+  const found = results.filter((r) => r !== null) as { ms: number; runs: number; diffs: number }[];
+  const times = results.map((r) => (r ? r.ms : DETECT_BUDGET_MS));
+  const medianMs = median(times);
+  const rnd = median(SEEDS.slice(0, quick ? 1 : 3).map((s) => baseline(p, profile, s, uniformPage)));
+  const hav = median(SEEDS.slice(0, quick ? 1 : 3).map((s) => baseline(p, profile, s, havocPage)));
+  detections.push({
+    profile: profile.name, property: p.id, found: found.length, medianMs,
+    medianRuns: found.length ? median(found.map((r) => r.runs)) : NaN,
+    medianShrunkDiffs: found.length ? median(found.map((r) => r.diffs)) : NaN,
+    baselineRandomMs: rnd, baselineHavocMs: hav,
+    randomRatio: rnd / Math.max(medianMs, 0.01), havocRatio: hav / Math.max(medianMs, 0.01),
+  });
+}
+
+const report = {
+  engine: { vmrun_per_s_valid: Math.round(engineValid), vmrun_per_s_mix: Math.round(engineMix) },
+  properties: { runs_per_s: Object.fromEntries(Object.entries(propertyRates).map(([k, v]) => [k, Math.round(v)])), median_runs_per_s: Math.round(propertyMedian) },
+  detection: { seeds: SEEDS.length, budget_ms: DETECT_BUDGET_MS, baseline_budget_ms: BASELINE_BUDGET_MS, profiles: detections },
+};
+
+if (json) {
+  console.log(JSON.stringify(report, null, 2));
+} else {
+  const f = (x: number) => (Number.isFinite(x) ? (x >= 100 ? Math.round(x).toString() : x.toFixed(1)) : '-');
+  console.log(`engine: ${report.engine.vmrun_per_s_valid} VMRUN/s (valid base), ${report.engine.vmrun_per_s_mix} VMRUN/s (generated mix)`);
+  console.log(`properties (kvm-next, runs/s): median ${report.properties.median_runs_per_s}`);
+  for (const [k, v] of Object.entries(report.properties.runs_per_s)) console.log(`  ${k.padEnd(30)} ${v}`);
+  console.log(`detection (${SEEDS.length} seeds, budget ${DETECT_BUDGET_MS} ms; baselines ${BASELINE_BUDGET_MS} ms):`);
+  console.log(`  ${'profile'.padEnd(30)} ${'property'.padEnd(28)} found  med ms  med runs  shrunk  random ms (×)   havoc ms (×)`);
+  for (const d of detections) {
+    console.log(`  ${d.profile.padEnd(30)} ${d.property.padEnd(28)} ${`${d.found}/5`.padEnd(6)} ${f(d.medianMs).padStart(6)}  ${f(d.medianRuns).padStart(8)}  ${f(d.medianShrunkDiffs).padStart(6)}  ${`${f(d.baselineRandomMs)} (${f(d.randomRatio)})`.padStart(14)} ${`${f(d.baselineHavocMs)} (${f(d.havocRatio)})`.padStart(14)}`);
+  }
+}
