@@ -26,6 +26,13 @@ export const property: NestfuzzProperty = {
     if (a.guest_mode || a.current !== '01') return fail('exit-half-done', `guest_mode=${a.guest_mode} current=vmcb${a.current} after #VMEXIT`);
     if (v12.control.exit_code !== r.l2_exit_code) return fail('exit-code', `vmcb12.exit_code = ${hex(v12.control.exit_code)}, L2 exited with ${hex(r.l2_exit_code)}`);
     if (v12.control.event_inj !== 0) return fail('event-inj-not-cleared', `vmcb12.event_inj = ${hex(v12.control.event_inj)}`);
+    // vmcb12 gets L2's architectural state at the exit: CR2 as L2 last saw it (d218a0e8a63c), RIP.
+    const l2 = r.trace.find('l2_state_at_exit');
+    if (l2) {
+      if (v12.save.cr2 !== l2.cr2) return fail('l2-cr2', `vmcb12.cr2 = ${hex(v12.save.cr2)}, L2's CR2 was ${hex(l2.cr2 as bigint)}`);
+      if (v12.save.rip !== l2.rip) return fail('l2-rip', `vmcb12.rip = ${hex(v12.save.rip)}, L2 exited at ${hex(l2.rip as bigint)}`);
+      if (v12.control.exit_int_info !== l2.exit_int_info) return fail('exit-int-info', `vmcb12.exit_int_info = ${hex(v12.control.exit_int_info)}, in flight was ${hex(l2.exit_int_info as number)}`);
+    }
     const viaVmrun = c.scenario.entry !== 'set_nested_state';
     const long = (b.regs.efer & EFER.LMA) !== 0n && (c.scenario.l1.cs_attrib & SEG_ATTR.L) !== 0;
     const rip = viaVmrun ? (long ? b.regs.rip + VMRUN_LEN : (b.regs.rip + VMRUN_LEN) & 0xffffffffn) : b.regs.rip;

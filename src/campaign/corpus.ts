@@ -7,7 +7,7 @@
 //   corpus/<property>/<hash>.json        the entry (schema 1, below)
 //   shrink-logs/<property>/<hash>.log    its shrink transcript (shrinkLog.ts)
 //
-// hash = contentHash({property, profile, other_profile, case}): the counterexample's identity, not
+// hash = contentHash({property, profile, other_profile, strict_arch, case}): the counterexample's identity, not
 // when or how it was found, so re-finding it later does not add a file.
 
 import { randomBytes } from 'node:crypto';
@@ -28,6 +28,8 @@ export interface CorpusEntry {
   profile: string;
   /** The second profile of a `--compare` pair. */
   other_profile?: string;
+  /** Found with `--strict-arch` (listed deviations count as failures); absent otherwise. */
+  strict_arch?: true;
   /** fast-check seed and path: `fc.check(prop, { seed, path })` replays the original run. */
   seed: number;
   path: string;
@@ -67,8 +69,8 @@ function checkDirName(what: string, id: string): void {
 }
 
 /** The identity a counterexample's file name is the hash of. */
-export function corpusHash(e: Pick<CorpusEntry, 'property' | 'profile' | 'other_profile' | 'case'>): string {
-  return contentHash({ property: e.property, profile: e.profile, other_profile: e.other_profile, case: e.case });
+export function corpusHash(e: Pick<CorpusEntry, 'property' | 'profile' | 'other_profile' | 'strict_arch' | 'case'>): string {
+  return contentHash({ property: e.property, profile: e.profile, other_profile: e.other_profile, strict_arch: e.strict_arch, case: e.case });
 }
 
 /** Write `text` to `file` through a temporary file and a rename, so readers never see half a file. */
@@ -161,6 +163,7 @@ export function corpusEntryProblem(v: unknown, opts: LoadCorpusOptions = {}): st
     if (typeof v.other_profile !== 'string') return 'other_profile is not a string';
     if (!isProfile(v.other_profile)) return `unknown profile ${JSON.stringify(v.other_profile)} (other_profile)`;
   }
+  if (v.strict_arch !== undefined && v.strict_arch !== true) return 'strict_arch must be true when present';
   if (typeof v.seed !== 'number' || !Number.isInteger(v.seed)) return 'seed is missing or not an integer';
   if (typeof v.path !== 'string') return 'path is missing';
   if (typeof v.found_at !== 'string' || Number.isNaN(Date.parse(v.found_at))) return 'found_at is missing or not an ISO date';

@@ -56,7 +56,7 @@ export function replayEntry(file: string, entry: CorpusEntry, opts: ReplayOption
   }
   const profile = requireProfile(entry.profile);
   const other: Profile | null = entry.other_profile === undefined ? null : requireProfile(entry.other_profile);
-  const ctx: PropertyContext = { profile, strictArch: false, ...(other ? { other } : {}) };
+  const ctx: PropertyContext = { profile, strictArch: entry.strict_arch === true, ...(other ? { other } : {}) };
   const c = entry.case;
   const verdict = safeVerdict(prop, c, ctx);
   const traces = [profile, ...(other ? [other] : [])].map((p) => {

@@ -351,6 +351,7 @@ function finishFailure(
     property: prop.id,
     profile: profile.name,
     ...(other ? { other_profile: other.name } : {}),
+    ...(ctx.strictArch ? { strict_arch: true as const } : {}),
     seed,
     path,
     found_at: (st.opts.now?.() ?? new Date()).toISOString(),

@@ -97,7 +97,14 @@ export type L2Insn =
   | { op: 'stgi' }
   | { op: 'ud2' }
   | { op: 'int3' }
-  | { op: 'nop' };
+  | { op: 'nop' }
+  /** L0's emulator faults on an L2 access (#PF at EMULATED_PF_ADDR); L0 injects it unless L1 intercepts #PF. */
+  | { op: 'emulated-pf' }
+  /** An external interrupt arrives for L2 before the next VM entry. */
+  | { op: 'intr' };
+
+/** The linear address of the #PF an 'emulated-pf' raises. */
+export const EMULATED_PF_ADDR = 0xdead0000n;
 
 /** A write to vmcb12 by another L1 vCPU, landing after KVM's first read of vmcb12. */
 export interface RaceWrite {

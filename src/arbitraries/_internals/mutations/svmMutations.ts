@@ -86,7 +86,13 @@ export const SVM_MUTATIONS: readonly SvmMutation[] = [
   { id: 'int-vector-state-high', targets: ['int_vector-sanitized'], apply: (s, k) => { s.vmcb12.control.int_vector = 0x100 << (k % 8); s.vmcb12.control.int_state = 0x2 << (k % 4); } },
   { id: 'vls-requested', targets: ['vls-intercept'], apply: (s, k) => { s.vmcb12.control.misc_ctl2 |= MISC_CTL2.V_VMLOAD_VMSAVE; if (k % 2) { s.vmcb12.control.misc_ctl &= ~MISC_CTL.NP_ENABLE; } } },
   { id: 'np-off', targets: ['vls-intercept'], apply: (s) => { s.vmcb12.control.misc_ctl &= ~MISC_CTL.NP_ENABLE; } },
-  { id: 'intercepts-extra', targets: ['intercepts-merged'], apply: (s, k) => { setIntercept(s.vmcb12.control.intercepts, pick([INTERCEPT.CPUID, INTERCEPT.CLGI, INTERCEPT.STGI, INTERCEPT.EXCEPTION_OFFSET + 6, INTERCEPT.EXCEPTION_OFFSET + 3, INTERCEPT.SMI, INTERCEPT.XSETBV, INTERCEPT.SKINIT], k)); } },
+  { id: 'intercepts-extra', targets: ['intercepts-merged'], apply: (s, k) => { setIntercept(s.vmcb12.control.intercepts, pick([INTERCEPT.INTR, INTERCEPT.CPUID, INTERCEPT.EXCEPTION_OFFSET + 14, INTERCEPT.CLGI, INTERCEPT.STGI, INTERCEPT.EXCEPTION_OFFSET + 6, INTERCEPT.EXCEPTION_OFFSET + 3, INTERCEPT.SMI, INTERCEPT.XSETBV, INTERCEPT.SKINIT], k)); } },
+  {
+    // An event injected by L0 but not yet delivered when a #VMEXIT is synthesized: exit_int_info
+    // must carry it and vmcb12.cr2 must be L2's CR2 as L0 already updated it (d218a0e8a63c).
+    id: 'l2-pf-then-intr', targets: ['exit_int_info', 'vmcb12.cr2'],
+    apply: (s, k) => { setIntercept(s.vmcb12.control.intercepts, INTERCEPT.INTR); s.l2 = k % 2 ? [{ op: 'emulated-pf' }, { op: 'nop' }, { op: 'intr' }] : [{ op: 'emulated-pf' }, { op: 'intr' }]; },
+  },
   { id: 'intercepts-drop', targets: ['intercepts-merged'], apply: (s, k) => { clrIntercept(s.vmcb12.control.intercepts, pick([INTERCEPT.VMMCALL, INTERCEPT.HLT], k)); } },
   // ---- VMRUN gates (nested_svm_check_permissions, nested_svm_vmrun) ----
   { id: 'l1-svme-clear', targets: ['vmrun-efer-svme-clear'], apply: (s) => { s.l1.efer &= ~EFER.SVME; } },
