@@ -96,6 +96,18 @@ export const SVM_MUTATIONS: readonly SvmMutation[] = [
   { id: 'intercepts-drop', targets: ['intercepts-merged'], apply: (s, k) => { clrIntercept(s.vmcb12.control.intercepts, pick([INTERCEPT.VMMCALL, INTERCEPT.HLT], k)); } },
   // ---- VMRUN gates (nested_svm_check_permissions, nested_svm_vmrun) ----
   { id: 'l1-svme-clear', targets: ['vmrun-efer-svme-clear'], apply: (s) => { s.l1.efer &= ~EFER.SVME; } },
+  {
+    // VMRUN #UDs without paging; SET_NESTED_STATE rejects such an L1 host state (-EINVAL).
+    id: 'l1-paging-off', targets: ['vmrun-cr0-pg-clear', 'nested-state-l1-cr0-pg-clear', 'nested-state-l1-cr0-pe-clear', 'nested-state-l1-rflags-vm', 'np-enable-hcr0-pg-clear'],
+    // PE clear with PG set, or RFLAGS.VM at CPL 0, cannot be L1's live state (kvm_set_cr0 and
+    // KVM_SET_SREGS refuse it), only a host save area userspace hands to SET_NESTED_STATE.
+    apply: (s, k) => {
+      const v = s.entry === 'set_nested_state' ? k % 3 : 0;
+      if (v === 0) s.l1.cr0 &= ~CR0.PG;
+      else if (v === 1) s.l1.cr0 &= ~CR0.PE;
+      else s.l1.rflags |= RFLAGS.VM;
+    },
+  },
   { id: 'l1-cpl', targets: ['vmrun-cpl-nonzero'], apply: (s, k) => { s.l1.cpl = pick([3, 1, 2], k); } },
   { id: 'l1-hsave-unset', targets: ['vmrun-hsave-unset'], apply: (s) => { s.l1.vm_hsave_pa = 0n; } },
   { id: 'l1-in-smm', targets: ['vmrun-in-smm'], apply: (s) => { s.l1.smm = true; } },
