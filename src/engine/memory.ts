@@ -78,16 +78,20 @@ export class GuestMemory {
   write(gpa: bigint, data: Uint8Array): boolean {
     if (gpa < 0n || !this.rangeBacked(gpa, data.length)) return false;
     const a = Number(gpa);
-    for (let i = 0; i < data.length; i++) {
-      const addr = a + i;
+    let done = 0;
+    while (done < data.length) {
+      const addr = a + done;
       const pfn = Math.floor(addr / 4096);
+      const off = addr - pfn * 4096;
+      const n = Math.min(data.length - done, 4096 - off);
       this.flattenVmcb(pfn);
       let m = this.bytes.get(pfn);
       if (!m) {
         m = new Map();
         this.bytes.set(pfn, m);
       }
-      m.set(addr - pfn * 4096, data[i]);
+      for (let i = 0; i < n; i++) m.set(off + i, data[done + i]);
+      done += n;
     }
     return true;
   }

@@ -25,13 +25,20 @@ export class Trace {
   /** Every consistency-check evaluation in order (the coverage feed). */
   readonly checked: CheckRecord[] = [];
 
+  /** Records an event; the payload object becomes the event (callers pass a fresh literal). */
   emit(ev: string, payload?: Record<string, TraceValue>): void {
-    this.events.push(payload ? { ev, ...payload } : { ev });
+    if (!payload) {
+      this.events.push({ ev });
+      return;
+    }
+    const e = payload as TraceEvent;
+    e.ev = ev;
+    this.events.push(e);
   }
 
   /** WARN_ON / WARN_ON_ONCE: records the site and lets the caller take KVM's fallback. */
   warn(site: string, payload?: Record<string, TraceValue>): void {
-    this.emit('WARN', { site, ...(payload ?? {}) });
+    this.emit('WARN', payload ? { site, ...payload } : { site });
   }
 
   warns(): string[] {

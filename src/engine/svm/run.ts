@@ -90,6 +90,21 @@ export function l1View(v: SvmVcpu, vmcb12_gpa: bigint, withVmcb12 = true): L1Vie
 }
 
 const hexCache = new Map<string, Uint8Array>();
+const gpaCache = new Map<string, bigint | null>();
+
+/** A memory key ("0x400000") as a GPA; null for a key that is not a number. Memoised (pure). */
+function parseGpa(k: string): bigint | null {
+  let g = gpaCache.get(k);
+  if (g === undefined) {
+    try {
+      g = BigInt(k);
+    } catch {
+      g = null;
+    }
+    if (gpaCache.size < 4096) gpaCache.set(k, g);
+  }
+  return g;
+}
 
 /** Scenario memory is hex text; parsing is memoised (pure) since the same pages recur. */
 /** The last view of a run: nothing runs after it, so vmcb12 is referenced, not copied. */
@@ -118,14 +133,9 @@ function parseHexBytesUncached(hex: string): Uint8Array {
 export function buildVcpu(s: SvmScenario): SvmVcpu {
   const l1 = s.l1;
   const mem = new GuestMemory(l1.memslots);
-  for (const [k, hex] of Object.entries(l1.memory ?? {})) {
-    let gpa: bigint;
-    try {
-      gpa = BigInt(k);
-    } catch {
-      continue;
-    }
-    mem.write(gpa, parseHexBytes(hex));
+  for (const k in l1.memory) {
+    const gpa = parseGpa(k);
+    if (gpa !== null) mem.write(gpa, parseHexBytes(l1.memory[k]));
   }
   const vmcb01 = svm_init_vmcb01(l1);
   const vmcb02 = cloneVmcb(vmcb01);
