@@ -15,6 +15,7 @@ import { is_pae_paging, load_pdptrs, nested_svm_load_cr3 } from './nested/cr3.ts
 import { nested_svm_merge_msrpm } from './nested/msrpm.ts';
 import { nested_npt_enabled, nested_svm_uninit_mmu_context, nested_vmcb02_prepare_control } from './nested/prepare.ts';
 import { svm_switch_vmcb } from './nested/vmexit.ts';
+import { trace_nested_vmcb_checks_passed } from './nested/approved.ts';
 import { KVM_STATE_NESTED } from './scenario.ts';
 import { svm_copy_vmrun_state } from './smm.ts';
 
@@ -69,11 +70,7 @@ export function svm_set_nested_state(ctx: Ctx, st: KvmNestedStateSvm): number {
   if (l2_has_separate_pat(ctx, ctl)) {
     if (cc(t, 'nested-state-gpat-invalid', !kvm_pat_valid(st.gpat))) return -22;
   }
-  t.emit('nested_vmcb_checks_passed', {
-    intercepts: ctl.intercepts.slice(), asid: ctl.asid, misc_ctl: ctl.misc_ctl, nested_cr3: ctl.nested_cr3,
-    event_inj: ctl.event_inj, efer: v.regs.efer, cr0: v.regs.cr0, cr3: v.regs.cr3, cr4: v.regs.cr4,
-    path: 'set_nested_state',
-  });
+  trace_nested_vmcb_checks_passed(ctx, ctl, { efer: v.regs.efer, cr0: v.regs.cr0, cr3: v.regs.cr3, cr4: v.regs.cr4 }, { path: 'set_nested_state' });
   // Commit.
   if (v.guest_mode) svm_leave_nested(ctx);
   else v.vmcb02.save = cloneSave(v.vmcb01.save); // L2's registers (from SET_SREGS) move to vmcb02

@@ -11,6 +11,7 @@ import type { Ctx } from './ctx.ts';
 import { __nested_copy_vmcb_control_to_cache, __nested_copy_vmcb_save_to_cache } from './nested/cache.ts';
 import { nested_svm_check_cached_vmcb12 } from './nested/checks.ts';
 import { nested_svm_simple_vmexit } from './nested/vmexit.ts';
+import { saveOf, trace_nested_vmcb_checks_passed } from './nested/approved.ts';
 import { enter_svm_guest_mode, enter_svm_guest_mode_unified } from './nested/vmrun.ts';
 
 /** svm_copy_vmrun_state: the state VMRUN saves and #VMEXIT restores (cpl forced 0, RFLAGS bit 1). */
@@ -85,13 +86,7 @@ export function svm_leave_smm(ctx: Ctx): number {
     }
   }
   if (!unified) {
-    ctx.t.emit('nested_vmcb_checks_passed', {
-      intercepts: v.nested.ctl.intercepts.slice(), asid: v.nested.ctl.asid, misc_ctl: v.nested.ctl.misc_ctl,
-      nested_cr3: v.nested.ctl.nested_cr3, event_inj: v.nested.ctl.event_inj, efer: v.nested.save.efer,
-      cr0: v.nested.save.cr0, cr3: v.nested.save.cr3, cr4: v.nested.save.cr4, dr6: v.nested.save.dr6,
-      dr7: v.nested.save.dr7, cs_attrib: v.nested.save.cs.attrib, g_pat: v.nested.save.g_pat,
-      checked: has(p, 'svm-rsm-checks'),
-    });
+    trace_nested_vmcb_checks_passed(ctx, v.nested.ctl, saveOf(v.nested.save), { checked: has(p, 'svm-rsm-checks') });
   }
   v.smm = false;
   const r = unified ? enter_svm_guest_mode_unified(ctx, gpa, false) : enter_svm_guest_mode(ctx, gpa, false);

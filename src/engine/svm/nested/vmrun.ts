@@ -3,7 +3,7 @@
 
 import { CR0, EFER, SEG_ATTR } from '../../../arch/svm/defs.ts';
 import { SVM_EXIT_ERR } from '../../../arch/svm/exit_codes.ts';
-import { cloneControl, cloneSave, type VmcbControl, type VmcbSave } from '../../../arch/svm/vmcb.ts';
+import { cloneControl, cloneSave } from '../../../arch/svm/vmcb.ts';
 import { has } from '../../profiles.ts';
 import { cc } from '../../trace.ts';
 import { page_address_valid } from '../../x86.ts';
@@ -17,6 +17,7 @@ import { nested_svm_merge_msrpm } from './msrpm.ts';
 import { nested_npt_enabled, nested_svm_init_mmu_context, nested_svm_uninit_mmu_context, nested_vmcb02_prepare_control, nested_vmcb02_prepare_save, prepare_save_source } from './prepare.ts';
 import { nested_svm_vmexit, nested_svm_vmrun_error_vmexit, svm_switch_vmcb, vmexit_code_as_written } from './vmexit.ts';
 import { applyRace } from './race.ts';
+import { saveOf, trace_nested_vmcb_checks_passed } from './approved.ts';
 
 /** VMRUN is 0F 01 D8. */
 export const VMRUN_INSN_LEN = 3n;
@@ -48,15 +49,6 @@ function kvm_skip_emulated_instruction(ctx: Ctx): void {
   if (!is_64_bit_mode(ctx)) ctx.v.regs.rip &= 0xffffffffn;
 }
 
-/** The snapshot the checks approved, recorded so invariants can compare it with what runs. */
-function emitApproved(ctx: Ctx, c: VmcbControl, s: VmcbSave): void {
-  ctx.t.emit('nested_vmcb_checks_passed', {
-    intercepts: c.intercepts.slice(), asid: c.asid, misc_ctl: c.misc_ctl, nested_cr3: c.nested_cr3,
-    event_inj: c.event_inj, efer: s.efer, cr0: s.cr0, cr3: s.cr3, cr4: s.cr4, dr6: s.dr6, dr7: s.dr7,
-    cs_attrib: s.cs.attrib, g_pat: s.g_pat,
-  });
-}
-
 /**
  * nested_svm_copy_vmcb12_to_cache (kvm-next): map vmcb12 once, cache and sanitise it, run the
  * checks on the cache, and on failure write VMEXIT_INVALID into vmcb12 and clear GIF.
@@ -78,7 +70,7 @@ function nested_svm_copy_vmcb12_to_cache(ctx: Ctx, gpa: bigint, race: RaceWrite 
     const first = __nested_copy_vmcb_control_to_cache(ctx, vmcb12.control);
     const firstSave = cloneSave(vmcb12.save);
     if (checkHere) ok = nested_svm_check_cached_vmcb12(ctx, first, firstSave, v.regs.cr0);
-    if (ok && checkHere) emitApproved(ctx, first, firstSave);
+    if (ok && checkHere) trace_nested_vmcb_checks_passed(ctx, first, saveOf(firstSave));
     if (race) applyRace(ctx, vmcb12, race);
     v.nested.ctl = __nested_copy_vmcb_control_to_cache(ctx, vmcb12.control);
     v.nested.save = __nested_copy_vmcb_save_to_cache(vmcb12.save);
@@ -97,7 +89,7 @@ function nested_svm_copy_vmcb12_to_cache(ctx: Ctx, gpa: bigint, race: RaceWrite 
     t.emit('kvm_nested_vmexit_inject', { exit_code: SVM_EXIT_ERR, exit: 'ERR', exit_info_1: 0n, exit_info_2: 0n });
     return -22;
   }
-  if (has(p, 'svm-vmcb12-cache-before-check')) emitApproved(ctx, v.nested.ctl, v.nested.save);
+  if (has(p, 'svm-vmcb12-cache-before-check')) trace_nested_vmcb_checks_passed(ctx, v.nested.ctl, saveOf(v.nested.save));
   return 0;
 }
 
@@ -136,7 +128,7 @@ export function enter_svm_guest_mode_unified(ctx: Ctx, gpa: bigint, from_vmrun: 
     v.guest_mode = false; // leave_guest_mode: nothing was switched yet
     return -22;
   }
-  emitApproved(ctx, v.nested.ctl, v.nested.save);
+  trace_nested_vmcb_checks_passed(ctx, v.nested.ctl, saveOf(v.nested.save));
   if (nested_npt_enabled(ctx)) nested_svm_init_mmu_context(ctx);
   // v5+: the paging mode is L2's (from the cache); v4 judged it on L1's still-loaded registers.
   const mode = has(p, 'svm-l2-paging-mode-for-cr3')
