@@ -52,6 +52,23 @@ const mix = fc.sample(svmCase(), { numRuns: 5000, seed: 42 }).map((c) => c.scena
 let mi = 0;
 const engineMix = rate(() => run(mix[mi++ % mix.length], kvmNext), 2000);
 
+// ---- near-boundary reach: share of generated runs that evaluate / fail each check (kvm-next) ----
+const reach = new Map<string, { evaluated: number; failed: number }>();
+const reachCases = fc.sample(svmCase(), { numRuns: quick ? 5000 : 20000, seed: 99 });
+for (const c of reachCases) {
+  const seen = new Set<string>();
+  for (const rec of run(c.scenario, kvmNext).trace.checked) {
+    const e = reach.get(rec.id) ?? { evaluated: 0, failed: 0 };
+    if (!seen.has(rec.id)) e.evaluated++;
+    if (rec.failed) e.failed++;
+    seen.add(rec.id);
+    reach.set(rec.id, e);
+  }
+}
+const checkReach = Object.fromEntries(
+  [...reach.entries()].map(([id, e]) => [id, { evaluated_pct: +(100 * e.evaluated / reachCases.length).toFixed(2), failed_pct: +(100 * e.failed / reachCases.length).toFixed(2) }]),
+);
+
 // ---- property throughput ----
 const propertyRates: Record<string, number> = {};
 for (const p of PROPERTY_LIST) {
@@ -160,6 +177,7 @@ for (const profile of bugProfiles()) {
 
 const report = {
   engine: { vmrun_per_s_valid: Math.round(engineValid), vmrun_per_s_mix: Math.round(engineMix) },
+  check_reach: { cases: reachCases.length, checks: checkReach },
   properties: { runs_per_s: Object.fromEntries(Object.entries(propertyRates).map(([k, v]) => [k, Math.round(v)])), median_runs_per_s: Math.round(propertyMedian) },
   detection: { seeds: SEEDS.length, budget_ms: DETECT_BUDGET_MS, baseline_budget_ms: BASELINE_BUDGET_MS, profiles: detections },
 };
@@ -169,6 +187,8 @@ if (json) {
 } else {
   const f = (x: number) => (Number.isFinite(x) ? (x >= 100 ? Math.round(x).toString() : x.toFixed(1)) : '-');
   console.log(`engine: ${report.engine.vmrun_per_s_valid} VMRUN/s (valid base), ${report.engine.vmrun_per_s_mix} VMRUN/s (generated mix)`);
+  console.log(`check reach over ${report.check_reach.cases} generated cases (kvm-next): % of runs evaluating / failing each check`);
+  for (const [id, r] of Object.entries(report.check_reach.checks)) console.log(`  ${id.padEnd(38)} ${r.evaluated_pct.toFixed(2).padStart(6)}%  ${r.failed_pct.toFixed(2).padStart(6)}%`);
   console.log(`properties (kvm-next, runs/s): median ${report.properties.median_runs_per_s}`);
   for (const [k, v] of Object.entries(report.properties.runs_per_s)) console.log(`  ${k.padEnd(30)} ${v}`);
   console.log(`detection (${SEEDS.length} seeds, budget ${DETECT_BUDGET_MS} ms; baselines ${BASELINE_BUDGET_MS} ms):`);
