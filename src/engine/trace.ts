@@ -19,11 +19,13 @@ export interface CheckRecord {
 
 export class Trace {
   readonly events: TraceEvent[] = [];
+  /** Check ids evaluated, in order, and per evaluation 0 = held, 1 = failed, 2 = dropped by a mutant. */
+  readonly checkIds: string[] = [];
+  readonly checkResults: number[] = [];
+  private failedIdx: number[] = [];
+
   /** Check ids a mutant profile has removed from the kernel: evaluated, recorded, never failing. */
   constructor(readonly dropped: ReadonlySet<string> = new Set()) {}
-
-  /** Every consistency-check evaluation in order (the coverage feed). */
-  readonly checked: CheckRecord[] = [];
 
   /** Records an event; the payload object becomes the event (callers pass a fresh literal). */
   emit(ev: string, payload?: Record<string, TraceValue>): void {
@@ -45,8 +47,20 @@ export class Trace {
     return this.events.filter((e) => e.ev === 'WARN').map((e) => String(e.site));
   }
 
+  /** Every consistency-check evaluation in order (the coverage feed), as records. */
+  get checked(): CheckRecord[] {
+    return this.checkIds.map((id, i) => (this.checkResults[i] === 2 ? { id, failed: false, dropped: true } : { id, failed: this.checkResults[i] === 1 }));
+  }
+
   failedChecks(): string[] {
-    return this.checked.filter((c) => c.failed).map((c) => c.id);
+    return this.failedIdx.map((i) => this.checkIds[i]);
+  }
+
+  /** Called by cc(); kept as parallel arrays so the hot path allocates nothing per check. */
+  record(id: string, result: 0 | 1 | 2): void {
+    if (result === 1) this.failedIdx.push(this.checkIds.length);
+    this.checkIds.push(id);
+    this.checkResults.push(result);
   }
 
   has(ev: string): boolean {
@@ -63,11 +77,11 @@ export class Trace {
  * `failed` so call sites read `if (cc(t, 'asid-zero', c.asid === 0)) return false;`.
  */
 export function cc(t: Trace, id: string, failed: boolean): boolean {
-  if (failed && t.dropped.has(id)) {
-    t.checked.push({ id, failed: false, dropped: true });
+  if (failed && t.dropped.size && t.dropped.has(id)) {
+    t.record(id, 2);
     return false;
   }
-  t.checked.push({ id, failed });
+  t.record(id, failed ? 1 : 0);
   if (failed) t.emit('kvm_nested_check_failed', { check: id });
   return failed;
 }

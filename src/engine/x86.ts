@@ -5,8 +5,10 @@ import { CR4, EFER } from '../arch/svm/defs.ts';
 import type { GuestCpuid } from './svm/scenario.ts';
 
 /** kvm_vcpu_is_legal_gpa: no bit at or above MAXPHYADDR. */
+const SHIFTS: bigint[] = Array.from({ length: 65 }, (_, i) => BigInt(i));
+
 export function kvm_vcpu_is_legal_gpa(gpa: bigint, maxphyaddr: number): boolean {
-  return gpa >> BigInt(maxphyaddr) === 0n;
+  return gpa >> (SHIFTS[maxphyaddr] ?? BigInt(maxphyaddr)) === 0n;
 }
 
 /** page_address_valid: page aligned and legal. */
@@ -32,7 +34,17 @@ const CR4_KNOWN =
  * cr4_guest_rsvd_bits: CR4_RESERVED_BITS plus the bits of features absent from guest CPUID
  * (__cr4_reserved_bits). VMXE and SMXE are never available to an SVM guest; PKS is Intel-only.
  */
+const rsvdCache = new WeakMap<GuestCpuid, bigint>();
+
 export function cr4_guest_rsvd_bits(g: GuestCpuid): bigint {
+  const hit = rsvdCache.get(g);
+  if (hit !== undefined) return hit;
+  const r = compute_cr4_guest_rsvd_bits(g);
+  rsvdCache.set(g, r);
+  return r;
+}
+
+function compute_cr4_guest_rsvd_bits(g: GuestCpuid): bigint {
   let r = ~CR4_KNOWN & 0xffffffffffffffffn;
   r |= CR4.VMXE | CR4.SMXE | CR4.PKS;
   if (!g.xsave) r |= CR4.OSXSAVE;

@@ -293,9 +293,14 @@ export function run(s: SvmScenario, p: Profile, dropped?: ReadonlySet<string>): 
 }
 
 /** A mutant profile removes checks by id: patches named `drop-check:<id>`. */
+const droppedCache = new WeakMap<Profile, ReadonlySet<string>>();
+
 export function profileDropped(p: Profile): ReadonlySet<string> {
+  const hit = droppedCache.get(p);
+  if (hit) return hit;
   const out = new Set<string>();
   for (const id of p.patches) if (id.startsWith('drop-check:')) out.add(id.slice('drop-check:'.length));
+  droppedCache.set(p, out);
   return out;
 }
 
