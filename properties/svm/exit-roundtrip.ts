@@ -21,9 +21,9 @@ export const property: NestfuzzProperty = {
     const a = r.after;
     const b = r.before;
     if (a.triple_fault) return HOLDS; // all-or-nothing: a pending triple fault is the other legal end
+    if (a.guest_mode || a.current !== '01') return fail('exit-half-done', `guest_mode=${a.guest_mode} current=vmcb${a.current} after #VMEXIT, no triple fault pending`);
     const v12 = a.vmcb12;
-    if (!v12) return fail('vmcb12-unmappable', 'vmcb12 cannot be read after the exit');
-    if (a.guest_mode || a.current !== '01') return fail('exit-half-done', `guest_mode=${a.guest_mode} current=vmcb${a.current} after #VMEXIT`);
+    if (!v12) return fail('vmcb12-unmappable', 'vmcb12 cannot be read after the exit, yet no triple fault is pending');
     if (v12.control.exit_code !== r.l2_exit_code) return fail('exit-code', `vmcb12.exit_code = ${hex(v12.control.exit_code)}, L2 exited with ${hex(r.l2_exit_code)}`);
     if (v12.control.event_inj !== 0) return fail('event-inj-not-cleared', `vmcb12.event_inj = ${hex(v12.control.event_inj)}`);
     // vmcb12 gets L2's architectural state at the exit: CR2 as L2 last saw it (d218a0e8a63c), RIP.

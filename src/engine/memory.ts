@@ -17,7 +17,15 @@ export class GuestMemory {
   /** Page frame number → live VMCB view. */
   private vmcbs = new Map<number, Vmcb>();
 
-  constructor(readonly memslots: readonly Memslot[]) {}
+  constructor(public memslots: readonly Memslot[]) {}
+
+  /** KVM_SET_USER_MEMORY_REGION with size 0: the memslot holding `gpa` disappears. */
+  deleteMemslotAt(gpa: bigint): boolean {
+    const left = this.memslots.filter((s) => !(gpa >= s.base && gpa < s.base + s.size));
+    const removed = left.length !== this.memslots.length;
+    this.memslots = left;
+    return removed;
+  }
 
   /** kvm_is_visible_gfn-style test: is this GPA backed by a memslot? */
   backed(gpa: bigint): boolean {

@@ -19,7 +19,7 @@ export type L2Result =
 
 const INSN_LEN: Record<L2Insn['op'], bigint> = {
   vmmcall: 3n, hlt: 1n, cpuid: 2n, vmrun: 3n, clgi: 3n, stgi: 3n, ud2: 2n, int3: 1n, nop: 1n,
-  'emulated-pf': 0n, intr: 0n,
+  'emulated-pf': 0n, intr: 0n, 'userspace-delete-vmcb12-memslot': 0n,
 };
 
 /** #PF error code of the emulated access: a write (W) to a non-present page. */
@@ -103,6 +103,9 @@ export function run_l2(ctx: Ctx, program: readonly L2Insn[]): L2Result {
     }
     t.emit('l2_insn', { op: insn.op, rip: v.regs.rip });
     switch (insn.op) {
+      case 'userspace-delete-vmcb12-memslot':
+        t.emit('kvm_set_user_memory_region', { deleted: v.mem.deleteMemslotAt(v.nested.vmcb12_gpa), gpa: v.nested.vmcb12_gpa });
+        continue;
       case 'intr':
         if (isIntercept(c.intercepts, INTERCEPT.INTR)) return reflect(ctx, SVM_EXIT.INTR, 0n, 0n, 0n);
         l2_vmentry(ctx);

@@ -101,7 +101,9 @@ export type L2Insn =
   /** L0's emulator faults on an L2 access (#PF at EMULATED_PF_ADDR); L0 injects it unless L1 intercepts #PF. */
   | { op: 'emulated-pf' }
   /** An external interrupt arrives for L2 before the next VM entry. */
-  | { op: 'intr' };
+  | { op: 'intr' }
+  /** Not an instruction: userspace deletes the memslot holding vmcb12 while L2 runs. */
+  | { op: 'userspace-delete-vmcb12-memslot' };
 
 /** The linear address of the #PF an 'emulated-pf' raises. */
 export const EMULATED_PF_ADDR = 0xdead0000n;

@@ -93,6 +93,16 @@ export const SVM_MUTATIONS: readonly SvmMutation[] = [
     id: 'l2-pf-then-intr', targets: ['exit_int_info', 'vmcb12.cr2'],
     apply: (s, k) => { setIntercept(s.vmcb12.control.intercepts, INTERCEPT.INTR); s.l2 = k % 2 ? [{ op: 'emulated-pf' }, { op: 'nop' }, { op: 'intr' }] : [{ op: 'emulated-pf' }, { op: 'intr' }]; },
   },
+  {
+    // vmcb12 cannot be mapped at the next #VMEXIT: kvm-next requests a triple fault and still
+    // completes the exit; older trees injected #GP and returned half-way, still in guest mode.
+    id: 'vmcb12-slot-deleted', targets: ['vmexit-map-failure'],
+    apply: (s, k) => {
+      const slotEnd = pick([0x200000n, 0x400000n], k);
+      s.l1.memslots = [{ base: 0n, size: slotEnd }, { base: slotEnd, size: 0x100000000n - slotEnd }];
+      s.l2 = [{ op: 'userspace-delete-vmcb12-memslot' }, { op: 'vmmcall' }];
+    },
+  },
   { id: 'intercepts-drop', targets: ['intercepts-merged'], apply: (s, k) => { clrIntercept(s.vmcb12.control.intercepts, pick([INTERCEPT.VMMCALL, INTERCEPT.HLT], k)); } },
   // ---- VMRUN gates (nested_svm_check_permissions, nested_svm_vmrun) ----
   { id: 'l1-svme-clear', targets: ['vmrun-efer-svme-clear'], apply: (s) => { s.l1.efer &= ~EFER.SVME; } },
