@@ -110,12 +110,15 @@ export class GuestMemory {
     return this.write(gpa, b);
   }
 
-  /** Place a whole VMCB page (gpa page-aligned by the caller). */
-  putVmcb(gpa: bigint, v: Vmcb): boolean {
+  /**
+   * Place a whole VMCB page (gpa page-aligned by the caller). With `adopt`, the caller hands over a
+   * copy it will not touch again, saving a clone on the hot path.
+   */
+  putVmcb(gpa: bigint, v: Vmcb, adopt = false): boolean {
     if (!this.backed(gpa)) return false;
     const pfn = Number(gpa >> 12n);
     this.bytes.delete(pfn);
-    this.vmcbs.set(pfn, cloneVmcb(v));
+    this.vmcbs.set(pfn, adopt ? v : cloneVmcb(v));
     return true;
   }
 

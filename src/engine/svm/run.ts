@@ -279,8 +279,11 @@ export function run(s: SvmScenario, p: Profile, dropped?: ReadonlySet<string>): 
   const ctx: Ctx = { v, t, p };
   // vmcb12 is in guest memory before L1 executes anything.
   const first = s.entry === 'rsm' && s.smm ? s.smm.vmrun_vmcb12 : s.vmcb12;
-  v.mem.putVmcb(vmcb12Gpa(s), first);
-  const before = l1View(v, vmcb12Gpa(s));
+  const gpa = vmcb12Gpa(s);
+  const placed = v.mem.putVmcb(gpa, cloneVmcb(first), true);
+  // The scenario is never modified, so its vmcb12 serves as the "before" copy.
+  const before = l1View(v, gpa, false);
+  before.vmcb12 = placed ? first : null;
   t.emit('scenario', { entry: s.entry, profile: p.name });
   switch (s.entry) {
     case 'rsm':
