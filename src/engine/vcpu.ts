@@ -2,7 +2,7 @@
 // vmcb01/vmcb02 and which is current (svm->vmcb), GIF, the nested state (svm->nested), SMM and the
 // pending-event queues. Field names follow KVM's.
 
-import { cloneControl, cloneSave, cloneVmcb, zeroControl, zeroSave, zeroVmcb, type Vmcb, type VmcbControl, type VmcbSave } from '../arch/svm/vmcb.ts';
+import { zeroControl, zeroSave, type Vmcb, type VmcbControl, type VmcbSave } from '../arch/svm/vmcb.ts';
 import type { GuestMemory } from './memory.ts';
 import type { GuestCpuid, HostFeatures, KvmQuirks } from './svm/scenario.ts';
 
@@ -107,19 +107,4 @@ export function newNested(hsave: bigint): SvmNested {
 
 export function emptyPending(): PendingEvents {
   return { exception: null, triple_fault: false, requests: new Set() };
-}
-
-export { zeroVmcb };
-
-/** Deep copy of everything but guest memory (copied separately where needed). */
-export function cloneVcpuState(v: SvmVcpu): Omit<SvmVcpu, 'mem'> {
-  return {
-    ...v,
-    regs: { ...v.regs },
-    vmcb01: cloneVmcb(v.vmcb01),
-    vmcb02: cloneVmcb(v.vmcb02),
-    smram: v.smram ? { ...v.smram, regs: { ...v.smram.regs } } : null,
-    nested: { ...v.nested, ctl: cloneControl(v.nested.ctl), save: cloneSave(v.nested.save) },
-    pdptrs: v.pdptrs.slice(),
-  };
 }

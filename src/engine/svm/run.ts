@@ -3,12 +3,11 @@
 // architectural input (a state KVM rejects is an outcome).
 
 import { EFER, SEG_ATTR } from '../../arch/svm/defs.ts';
-import { SVM_EXIT_ERR } from '../../arch/svm/exit_codes.ts';
 import { cloneControl, cloneVmcb, type Vmcb, type VmcbControl } from '../../arch/svm/vmcb.ts';
 import { GuestMemory } from '../memory.ts';
-import { has, type Profile } from '../profiles.ts';
+import type { Profile } from '../profiles.ts';
 import { Trace } from '../trace.ts';
-import { cloneVcpuState, emptyPending, newNested, type ArchRegs, type SvmVcpu } from '../vcpu.ts';
+import { emptyPending, newNested, type ArchRegs, type SvmVcpu } from '../vcpu.ts';
 import type { Ctx } from './ctx.ts';
 import { l1_gif } from './gif.ts';
 import { run_l2, type L2Result } from './l2.ts';
@@ -307,4 +306,3 @@ export function profileDropped(p: Profile): ReadonlySet<string> {
   return out;
 }
 
-export { SVM_EXIT_ERR, has, cloneVcpuState };

@@ -3,7 +3,7 @@
 
 import { CR0, EFER, SEG_ATTR } from '../../../arch/svm/defs.ts';
 import { SVM_EXIT_ERR } from '../../../arch/svm/exit_codes.ts';
-import { cloneControl, cloneSave } from '../../../arch/svm/vmcb.ts';
+import { cloneSave } from '../../../arch/svm/vmcb.ts';
 import { has } from '../../profiles.ts';
 import { cc } from '../../trace.ts';
 import { page_address_valid } from '../../x86.ts';
@@ -244,5 +244,3 @@ export function nested_svm_vmrun(ctx: Ctx, race: RaceWrite | null): VmrunResult 
   }
   return { outcome: 'entered' };
 }
-
-export { cloneControl };
