@@ -16,6 +16,44 @@ export class GuestMemory {
   private bytes = new Map<number, Map<number, number>>();
   /** Page frame number → live VMCB view. */
   private vmcbs = new Map<number, Vmcb>();
+  /**
+   * Initial contents not yet written: page frame number → [offset, bytes] chunks in order. Most runs
+   * never touch most scenario pages, so they are only written when first accessed.
+   */
+  private pending = new Map<number, [number, Uint8Array][]>();
+
+  /** Initial guest memory (the scenario's): written lazily, on the first access to each page. */
+  preload(gpa: bigint, data: Uint8Array): void {
+    if (gpa < 0n) return;
+    const a = Number(gpa);
+    let done = 0;
+    while (done < data.length) {
+      const addr = a + done;
+      const pfn = Math.floor(addr / 4096);
+      const off = addr - pfn * 4096;
+      const n = Math.min(data.length - done, 4096 - off);
+      let list = this.pending.get(pfn);
+      if (!list) {
+        list = [];
+        this.pending.set(pfn, list);
+      }
+      list.push([off, data.subarray(done, done + n)]);
+      done += n;
+    }
+  }
+
+  private materialize(pfn: number): void {
+    const list = this.pending.get(pfn);
+    if (!list) return;
+    this.pending.delete(pfn);
+    for (const [off, chunk] of list) this.write(BigInt(pfn * 4096 + off), chunk);
+  }
+
+  private materializeRange(a: number, len: number): void {
+    if (!this.pending.size) return;
+    const last = Math.floor((a + Math.max(len, 1) - 1) / 4096);
+    for (let p = Math.floor(a / 4096); p <= last; p++) this.materialize(p);
+  }
 
   constructor(public memslots: readonly Memslot[]) {}
 
@@ -56,6 +94,7 @@ export class GuestMemory {
     if (gpa < 0n || !this.rangeBacked(gpa, len)) return null;
     const out = new Uint8Array(len);
     const a = Number(gpa);
+    this.materializeRange(a, len);
     let done = 0;
     while (done < len) {
       const addr = a + done;
@@ -86,6 +125,7 @@ export class GuestMemory {
   write(gpa: bigint, data: Uint8Array): boolean {
     if (gpa < 0n || !this.rangeBacked(gpa, data.length)) return false;
     const a = Number(gpa);
+    this.materializeRange(a, data.length);
     let done = 0;
     while (done < data.length) {
       const addr = a + done;
@@ -117,6 +157,7 @@ export class GuestMemory {
   putVmcb(gpa: bigint, v: Vmcb, adopt = false): boolean {
     if (!this.backed(gpa)) return false;
     const pfn = Number(gpa >> 12n);
+    this.pending.delete(pfn); // the whole page is replaced
     this.bytes.delete(pfn);
     this.vmcbs.set(pfn, adopt ? v : cloneVmcb(v));
     return true;
@@ -130,6 +171,7 @@ export class GuestMemory {
     const page = gpa & ~0xfffn;
     if (!this.backed(page)) return null;
     const pfn = Number(page >> 12n);
+    this.materialize(pfn);
     const live = this.vmcbs.get(pfn);
     if (live) return live;
     const vmcb = decodeVmcb(this.bytes.has(pfn) ? this.read(page, 4096)! : new Uint8Array(4096));
@@ -140,6 +182,7 @@ export class GuestMemory {
 
   /** Page frame numbers that hold data (for diffs). */
   pfns(): number[] {
+    for (const p of [...this.pending.keys()]) this.materialize(p);
     const s = new Set<number>([...this.vmcbs.keys(), ...this.bytes.keys()]);
     return [...s].sort((a, b) => a - b);
   }

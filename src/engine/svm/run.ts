@@ -134,7 +134,7 @@ export function buildVcpu(s: SvmScenario): SvmVcpu {
   const mem = new GuestMemory(l1.memslots);
   for (const k in l1.memory) {
     const gpa = parseGpa(k);
-    if (gpa !== null) mem.write(gpa, parseHexBytes(l1.memory[k]));
+    if (gpa !== null && mem.rangeBacked(gpa, 1)) mem.preload(gpa, parseHexBytes(l1.memory[k]));
   }
   const vmcb01 = svm_init_vmcb01(l1);
   const vmcb02 = cloneVmcb(vmcb01);
