@@ -5,10 +5,12 @@ import { CR4, EFER } from '../arch/svm/defs.ts';
 import type { GuestCpuid } from './svm/scenario.ts';
 
 /** kvm_vcpu_is_legal_gpa: no bit at or above MAXPHYADDR. */
-const SHIFTS: bigint[] = Array.from({ length: 65 }, (_, i) => BigInt(i));
+/** 2^MAXPHYADDR for every width: a legal GPA is below it (comparing allocates nothing). */
+const LIMITS: bigint[] = Array.from({ length: 65 }, (_, i) => 1n << BigInt(i));
 
 export function kvm_vcpu_is_legal_gpa(gpa: bigint, maxphyaddr: number): boolean {
-  return gpa >> (SHIFTS[maxphyaddr] ?? BigInt(maxphyaddr)) === 0n;
+  const limit = LIMITS[maxphyaddr] ?? 1n << BigInt(maxphyaddr);
+  return gpa >= 0n && gpa < limit;
 }
 
 /** page_address_valid: page aligned and legal. */
@@ -83,9 +85,12 @@ export function kvm_valid_efer(efer: bigint, g: GuestCpuid): boolean {
 /** kvm_pat_valid: every byte a defined memory type (0, 1, 4, 5, 6, 7). */
 export function kvm_pat_valid(pat: bigint): boolean {
   if (pat & 0xf8f8f8f8f8f8f8f8n) return false;
-  for (let i = 0n; i < 64n; i += 8n) {
-    const t = (pat >> i) & 0xffn;
-    if (t === 2n || t === 3n) return false;
+  // Every byte is now 0..7: split into two 32-bit halves and test the bytes as numbers.
+  for (const half of [Number(pat & 0xffffffffn), Number(pat >> 32n)]) {
+    for (let i = 0; i < 32; i += 8) {
+      const t = (half >>> i) & 0xff;
+      if (t === 2 || t === 3) return false;
+    }
   }
   return true;
 }

@@ -67,8 +67,9 @@ export interface SvmRunResult {
   vcpu: SvmVcpu;
 }
 
-export function l1View(v: SvmVcpu, vmcb12_gpa: bigint, withVmcb12 = true): L1View {
-  const m = withVmcb12 ? v.mem.mapVmcb(vmcb12_gpa) : null;
+/** L1's view; with a null GPA the vmcb12 copy is skipped. */
+export function l1View(v: SvmVcpu, vmcb12_gpa: bigint | null): L1View {
+  const m = vmcb12_gpa === null ? null : v.mem.mapVmcb(vmcb12_gpa);
   return {
     regs: { ...v.regs },
     cpl: v.cpl,
@@ -108,7 +109,7 @@ function parseGpa(k: string): bigint | null {
 /** Scenario memory is hex text; parsing is memoised (pure) since the same pages recur. */
 /** The last view of a run: nothing runs after it, so vmcb12 is referenced, not copied. */
 function l1ViewFinal(v: SvmVcpu, gpa: bigint): L1View {
-  const view = l1View(v, gpa, false);
+  const view = l1View(v, null);
   view.vmcb12 = v.mem.mapVmcb(gpa);
   return view;
 }
@@ -186,11 +187,11 @@ interface EntrySnap {
   ctl: VmcbControl | null;
 }
 
-function snap(ctx: Ctx, s: SvmScenario): EntrySnap {
+function snap(ctx: Ctx): EntrySnap {
   const v = ctx.v;
   const inL2 = v.guest_mode && v.current === '02';
   // The entry view skips the vmcb12 copy: invariants read vmcb12 before and after, not at entry.
-  return { view: l1View(v, vmcb12Gpa(s), false), vmcb02: inL2 ? cloneVmcb(v.vmcb02) : null, ctl: inL2 ? cloneControl(v.nested.ctl) : null };
+  return { view: l1View(v, null), vmcb02: inL2 ? cloneVmcb(v.vmcb02) : null, ctl: inL2 ? cloneControl(v.nested.ctl) : null };
 }
 
 function finish(ctx: Ctx, s: SvmScenario, before: L1View, entry: EntrySnap, outcome: Outcome, stage: 'early' | 'late' | null, vmrun: VmrunResult | null, l2: L2Result | null): SvmRunResult {
@@ -205,7 +206,7 @@ function finish(ctx: Ctx, s: SvmScenario, before: L1View, entry: EntrySnap, outc
 }
 
 function runL2IfEntered(ctx: Ctx, s: SvmScenario): { l2: L2Result | null; entry: EntrySnap } {
-  const entry = snap(ctx, s);
+  const entry = snap(ctx);
   if (!ctx.v.guest_mode) return { l2: null, entry };
   return { l2: run_l2(ctx, s.l2), entry };
 }
@@ -213,7 +214,7 @@ function runL2IfEntered(ctx: Ctx, s: SvmScenario): { l2: L2Result | null; entry:
 function runVmrun(ctx: Ctx, s: SvmScenario, before: L1View): SvmRunResult {
   const r = nested_svm_vmrun(ctx, s.race);
   if (r.outcome !== 'entered') {
-    const entry = snap(ctx, s);
+    const entry = snap(ctx);
     const stage = r.outcome === 'vmexit-invalid' ? r.stage : null;
     return finish(ctx, s, before, entry, r.outcome, stage, r, null);
   }
@@ -231,13 +232,13 @@ function runRsm(ctx: Ctx, s: SvmScenario, before: L1View): SvmRunResult {
   const r = nested_svm_vmrun(ctx, null);
   if (r.outcome !== 'entered') {
     ctx.t.emit('rsm_flow_not_applicable', { vmrun: r.outcome });
-    return finish(ctx, s, before, snap(ctx, s), r.outcome, r.outcome === 'vmexit-invalid' ? r.stage : null, r, null);
+    return finish(ctx, s, before, snap(ctx), r.outcome, r.outcome === 'vmexit-invalid' ? r.stage : null, r, null);
   }
   // The VM entry happens, then the SMI arrives before L2's first instruction.
   ctx.v.nested_run_pending = false;
   if (svm_enter_smm(ctx)) {
     ctx.v.pending.triple_fault = true;
-    return finish(ctx, s, before, snap(ctx, s), 'triple-fault', null, r, null);
+    return finish(ctx, s, before, snap(ctx), 'triple-fault', null, r, null);
   }
   const vmcb12 = ctx.v.mem.mapVmcb(gpa);
   if (vmcb12) {
@@ -247,7 +248,7 @@ function runRsm(ctx: Ctx, s: SvmScenario, before: L1View): SvmRunResult {
   }
   if (smm?.migrate) migrate_in_smm(ctx);
   const rsm = emulator_leave_smm(ctx);
-  if (rsm === 'shutdown') return finish(ctx, s, before, snap(ctx, s), 'triple-fault', null, r, null);
+  if (rsm === 'shutdown') return finish(ctx, s, before, snap(ctx), 'triple-fault', null, r, null);
   const { l2, entry } = runL2IfEntered(ctx, s);
   return finish(ctx, s, before, entry, 'entered', null, r, l2);
 }
@@ -263,10 +264,10 @@ function runSetNestedState(ctx: Ctx, s: SvmScenario, before: L1View): SvmRunResu
   v.vmcb01.save = cloneVmcb(s.vmcb12).save;
   const ns = s.nested_state ?? { flags: 0x103, gpat: s.vmcb12.save.g_pat };
   const r = svm_set_nested_state(ctx, { flags: ns.flags, vmcb_pa: s.l1.rax, gpat: ns.gpat, control: s.vmcb12.control, save: l1save });
-  if (r) return finish(ctx, s, before, snap(ctx, s), 'einval', null, null, null);
-  if (!v.guest_mode) return finish(ctx, s, before, snap(ctx, s), 'entered', null, null, null);
+  if (r) return finish(ctx, s, before, snap(ctx), 'einval', null, null, null);
+  if (!v.guest_mode) return finish(ctx, s, before, snap(ctx), 'entered', null, null, null);
   if (!svm_get_nested_state_pages(ctx)) {
-    return finish(ctx, s, before, snap(ctx, s), 'userspace-exit', null, null, null);
+    return finish(ctx, s, before, snap(ctx), 'userspace-exit', null, null, null);
   }
   const res = runL2IfEntered(ctx, s);
   return finish(ctx, s, before, res.entry, 'entered', null, null, res.l2);
@@ -281,7 +282,7 @@ export function run(s: SvmScenario, p: Profile, dropped?: ReadonlySet<string>): 
   const gpa = vmcb12Gpa(s);
   const placed = v.mem.putVmcb(gpa, cloneVmcb(first), true);
   // The scenario is never modified, so its vmcb12 serves as the "before" copy.
-  const before = l1View(v, gpa, false);
+  const before = l1View(v, null);
   before.vmcb12 = placed ? first : null;
   t.emit('scenario', { entry: s.entry, profile: p.name });
   switch (s.entry) {
