@@ -11,6 +11,19 @@ export interface Memslot {
   size: bigint;
 }
 
+/** Split [a, a + len) into per-page pieces: fn(page frame, offset in page, length, offset in data). */
+function forEachPageChunk(a: number, len: number, fn: (pfn: number, off: number, n: number, done: number) => void): void {
+  let done = 0;
+  while (done < len) {
+    const addr = a + done;
+    const pfn = Math.floor(addr / 4096);
+    const off = addr - pfn * 4096;
+    const n = Math.min(len - done, 4096 - off);
+    fn(pfn, off, n, done);
+    done += n;
+  }
+}
+
 export class GuestMemory {
   /** Page frame number → (offset → byte) for bytes ever written; everything else reads as zero. */
   private bytes = new Map<number, Map<number, number>>();
@@ -25,21 +38,14 @@ export class GuestMemory {
   /** Initial guest memory (the scenario's): written lazily, on the first access to each page. */
   preload(gpa: bigint, data: Uint8Array): void {
     if (gpa < 0n) return;
-    const a = Number(gpa);
-    let done = 0;
-    while (done < data.length) {
-      const addr = a + done;
-      const pfn = Math.floor(addr / 4096);
-      const off = addr - pfn * 4096;
-      const n = Math.min(data.length - done, 4096 - off);
+    forEachPageChunk(Number(gpa), data.length, (pfn, off, n, done) => {
       let list = this.pending.get(pfn);
       if (!list) {
         list = [];
         this.pending.set(pfn, list);
       }
       list.push([off, data.subarray(done, done + n)]);
-      done += n;
-    }
+    });
   }
 
   private materialize(pfn: number): void {
@@ -95,12 +101,7 @@ export class GuestMemory {
     const out = new Uint8Array(len);
     const a = Number(gpa);
     this.materializeRange(a, len);
-    let done = 0;
-    while (done < len) {
-      const addr = a + done;
-      const pfn = Math.floor(addr / 4096);
-      const off = addr - pfn * 4096;
-      const n = Math.min(len - done, 4096 - off);
+    forEachPageChunk(a, len, (pfn, off, n, done) => {
       const v = this.vmcbs.get(pfn);
       if (v) {
         out.set(encodeVmcb(v).subarray(off, off + n), done);
@@ -108,8 +109,7 @@ export class GuestMemory {
         const m = this.bytes.get(pfn);
         if (m) for (let i = 0; i < n; i++) out[done + i] = m.get(off + i) ?? 0;
       }
-      done += n;
-    }
+    });
     return out;
   }
 
@@ -126,21 +126,15 @@ export class GuestMemory {
     if (gpa < 0n || !this.rangeBacked(gpa, data.length)) return false;
     const a = Number(gpa);
     this.materializeRange(a, data.length);
-    let done = 0;
-    while (done < data.length) {
-      const addr = a + done;
-      const pfn = Math.floor(addr / 4096);
-      const off = addr - pfn * 4096;
-      const n = Math.min(data.length - done, 4096 - off);
+    forEachPageChunk(a, data.length, (pfn, off, n, done) => {
       this.flattenVmcb(pfn);
       let m = this.bytes.get(pfn);
       if (!m) {
         m = new Map();
         this.bytes.set(pfn, m);
       }
-      for (let i = 0; i < n; i++) m.set(off + i, data[done + i]);
-      done += n;
-    }
+      for (let k = 0; k < n; k++) m.set(off + k, data[done + k]);
+    });
     return true;
   }
 
