@@ -4,6 +4,7 @@
 
 import type { Vmcb } from './vmcb.ts';
 import { VMCB_CONTROL_FIELDS, VMCB_SAVE_FIELDS, VMCB_SEG_FIELDS, type VmcbArea } from './layout.ts';
+import { tokenNote } from '../notes.ts';
 import {
   VMCB_ENUM_FIELDS, describeSegAttrib, describeVmcbField, fieldHex, insnBytesHex, describeInterceptWord,
 } from './dump.ts';
@@ -18,19 +19,6 @@ export interface VmcbFieldDiff {
   note?: string;
 }
 
-function tokens(s: string): string[] {
-  return s === '' ? [] : s.split(' ');
-}
-
-/** '+added -removed' between two space-separated decodings; undefined when nothing changed. */
-function tokenNote(ref: string, value: string): string | undefined {
-  const a = tokens(ref);
-  const b = tokens(value);
-  const added = b.filter((t) => !a.includes(t)).map((t) => `+${t}`);
-  const removed = a.filter((t) => !b.includes(t)).map((t) => `-${t}`);
-  const note = [...added, ...removed].join(' ');
-  return note === '' ? undefined : note;
-}
 
 function push(out: VmcbFieldDiff[], path: string, ref: string, value: string, note?: string): void {
   out.push(note === undefined ? { path, ref, value } : { path, ref, value, note });

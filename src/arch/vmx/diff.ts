@@ -5,6 +5,7 @@
 import { VMCS12_FIELDS, type Vmcs12FieldName } from './fields.ts';
 import { describeVmcs12Field, vmcs12FieldHex, type Vmcs12Namer } from './dump.ts';
 import { vmcs12FieldValue, type Vmcs12 } from './vmcs12.ts';
+import { tokenNote } from '../notes.ts';
 
 export interface Vmcs12FieldDiff {
   /** KVM member name, e.g. 'guest_rip'. */
@@ -24,19 +25,6 @@ export interface DiffVmcs12Options {
   enumFields?: ReadonlySet<string>;
 }
 
-function tokens(s: string): string[] {
-  return s === '' ? [] : s.split(' ');
-}
-
-/** '+added -removed' between two space-separated decodings; undefined when nothing changed. */
-function tokenNote(ref: string, value: string): string | undefined {
-  const a = tokens(ref);
-  const b = tokens(value);
-  const added = b.filter((t) => !a.includes(t)).map((t) => `+${t}`);
-  const removed = a.filter((t) => !b.includes(t)).map((t) => `-${t}`);
-  const note = [...added, ...removed].join(' ');
-  return note === '' ? undefined : note;
-}
 
 /** Every field of `v` that differs from `ref`, in encoding order. Empty for equal vmcs12s. */
 export function diffVmcs12(ref: Vmcs12, v: Vmcs12, opts: DiffVmcs12Options = {}): Vmcs12FieldDiff[] {
