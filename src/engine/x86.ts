@@ -34,7 +34,8 @@ const CR4_KNOWN =
 
 /**
  * cr4_guest_rsvd_bits: CR4_RESERVED_BITS plus the bits of features absent from guest CPUID
- * (__cr4_reserved_bits). VMXE and SMXE are never available to an SVM guest; PKS is Intel-only.
+ * (__cr4_reserved_bits). VMXE needs guest VMX (never on an SVM guest); SMXE is never exposed by
+ * KVM; PKS is modelled as unavailable.
  */
 const rsvdCache = new WeakMap<GuestCpuid, bigint>();
 
@@ -48,7 +49,8 @@ export function cr4_guest_rsvd_bits(g: GuestCpuid): bigint {
 
 function compute_cr4_guest_rsvd_bits(g: GuestCpuid): bigint {
   let r = ~CR4_KNOWN & 0xffffffffffffffffn;
-  r |= CR4.VMXE | CR4.SMXE | CR4.PKS;
+  r |= CR4.SMXE | CR4.PKS;
+  if (!g.vmx) r |= CR4.VMXE;
   if (!g.xsave) r |= CR4.OSXSAVE;
   if (!g.smep) r |= CR4.SMEP;
   if (!g.smap) r |= CR4.SMAP;

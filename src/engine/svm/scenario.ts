@@ -19,6 +19,8 @@ export interface HostFeatures {
 /** Guest CPUID bits that KVM consults for nested SVM (guest_cpu_cap_has / guest_can_use). */
 export interface GuestCpuid {
   svm: boolean;
+  /** VMX (Intel): CR4.VMXE is reserved for a guest without it. Absent = false (an SVM guest). */
+  vmx?: boolean;
   npt: boolean;
   nrips: boolean;
   vgif: boolean;
