@@ -12,6 +12,9 @@
 // boundary the check guards.
 
 import { SVM_CHECK_IDS } from '../engine/svm/nested/checks.ts';
+import { VMX_CONTROL_CHECK_IDS } from '../engine/vmx/nested/checks_controls.ts';
+import { VMX_GUEST_CHECK_IDS } from '../engine/vmx/nested/checks_guest.ts';
+import { VMX_HOST_CHECK_IDS } from '../engine/vmx/nested/checks_host.ts';
 import type { Trace } from '../engine/trace.ts';
 
 export const COVERAGE_SAMPLE_EVERY = 16;
@@ -31,9 +34,17 @@ export const ENGINE_GATE_CHECK_IDS = [
   'nested-state-l1-cr0-pe-clear', 'nested-state-l1-rflags-vm', 'nested-state-gpat-invalid',
 ] as const;
 
-/** Every check id the engine can report: gates first, then nested_vmcb_check_* in evaluation order. */
+/** Every nested-SVM check id the engine can report: gates first, then nested_vmcb_check_* in order. */
 export function allCheckIds(): string[] {
   return [...new Set<string>([...ENGINE_GATE_CHECK_IDS, ...SVM_CHECK_IDS])];
+}
+
+/**
+ * Every nested-VMX check id (nested_vmx_check_controls / _host_state / _guest_state). Kept apart
+ * until VMX scenarios are fuzzed (issue #4), so an SVM campaign's "never hit" list stays about SVM.
+ */
+export function allVmxCheckIds(): string[] {
+  return [...VMX_CONTROL_CHECK_IDS, ...VMX_HOST_CHECK_IDS, ...VMX_GUEST_CHECK_IDS];
 }
 
 export interface CheckCount {
