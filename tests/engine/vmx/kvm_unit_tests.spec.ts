@@ -321,9 +321,16 @@ describe('vmx_controls_test', () => {
       },
     ]);
     // try_tpr_threshold_and_vtpr: "TPR threshold[3:0] ≤ VTPR[7:4]" (TPR shadow on, VID and virtualize APIC
-    // accesses off) reads the virtual-APIC page, i.e. guest memory; KVM leaves it to the hardware VM entry
-    // of vmcs02 (checks_controls.ts TODO). Not a pure check on vmcs12 — skipped.
-    it.skip('TPR threshold 0xf with VTPR class 0xe → VMfail(7) (test_tpr_threshold): needs the virtual-APIC page', () => {});
+    // accesses off) reads the virtual-APIC page, i.e. guest memory. KVM's software checks do not look
+    // (the check runs only under the warn_on_missed_cc debug knob); the hardware VM entry of vmcs02
+    // rejects it with VMfail(7). So KVM's checks pass a threshold of 0xf whatever the VTPR is.
+    cases('test_tpr_threshold', 'controls', [
+      {
+        rule: 'TPR shadow 1, VID 0, TPR threshold 0xf (VTPR left to the hardware entry)',
+        mutate: (v) => { orProc(v, CPU_BASED.TPR_SHADOW); clrSec(v, SECONDARY.VIRTUAL_INTR_DELIVERY); v.tpr_threshold = 0xf; },
+        expect: 'pass',
+      },
+    ]);
   });
 
   describe('test_nmi_ctrls', () => {
@@ -565,11 +572,12 @@ describe('vmx_host_state_area_test', () => {
       { rule: 'host address-space size 1 with HOST_RIP non-canonical', mutate: (v) => { v.host_rip = NONCANONICAL; }, expect: 'host-rip-noncanonical' },
     ]);
     // kvm-unit-tests also sets HOST_RIP bits 48, 52, 56 and 60 (loop `i = 32..63 step 4`) and expects a
-    // successful VM entry. Those values are non-canonical on a 48-bit host, and both KVM
-    // (is_noncanonical_address(host_rip)) and the model reject them; the test passes upstream only because
-    // its VM-entry helper rewrites HOST_RIP before VMLAUNCH (not verified here). Skipped: not a
-    // statement about the vmcs12 value.
-    it.skip('HOST_RIP with bit 48 set → passes per kvm-unit-tests (test_host_addr_size): HOST_RIP rewritten by the entry helper', () => {});
+    // successful VM entry. Those values are non-canonical on a 48-bit host, and KVM's
+    // is_noncanonical_address(host_rip) rejects them; the test passes upstream because its VM-entry
+    // helper rewrites HOST_RIP before VMLAUNCH (not verified here). What the vmcs12 value itself gets:
+    cases('test_host_addr_size', 'host', [
+      { rule: 'HOST_RIP with bit 48 set, as vmcs12 holds it (non-canonical at 48 bits)', mutate: (v) => { v.host_rip |= 1n << 48n; }, expect: 'host-rip-noncanonical' },
+    ]);
   });
 
   describe('test_load_host_perf_global_ctrl', () => {
@@ -652,8 +660,8 @@ describe('vmx_guest_state_area_test', () => {
   // test_guest_segment_sel_fields and test_guest_segment_base_addr_fields expect exit 33 from the
   // *hardware* VM entry of vmcs02: KVM does not check these in nested_vmx_check_guest_state, so a pure
   // software check passes them. They are listed in HARDWARE_GUEST_STATE_RULES for the later hardware layer;
-  // skipped here, with the rule each one needs asserted to exist.
-  describe('hardware-checked guest state (skipped)', () => {
+  // here each is asserted to be listed there (the hardware layer of issue #4 will run them).
+  describe('hardware-checked guest state', () => {
     const hw = new Set(HARDWARE_GUEST_STATE_RULES.map((r) => r.id));
     for (const [what, id] of [
       ['GUEST_SYSENTER_ESP/EIP non-canonical (test_canonical)', 'hw-guest-sysenter-noncanonical'],
@@ -666,7 +674,6 @@ describe('vmx_guest_state_area_test', () => {
       it(`${what} is a hardware rule: ${id}`, () => {
         expect(hw.has(id)).toBe(true);
       });
-      it.skip(`${what} → exit 33 (qual 0): needs the hardware VM entry of vmcs02`, () => {});
     }
   });
 });
