@@ -15,6 +15,7 @@ import { SVM_CHECK_IDS } from '../engine/svm/nested/checks.ts';
 import { VMX_CONTROL_CHECK_IDS } from '../engine/vmx/nested/checks_controls.ts';
 import { VMX_GUEST_CHECK_IDS } from '../engine/vmx/nested/checks_guest.ts';
 import { VMX_HOST_CHECK_IDS } from '../engine/vmx/nested/checks_host.ts';
+import { VMX_INSN_CHECK_IDS } from '../engine/vmx/instructions.ts';
 import type { Trace } from '../engine/trace.ts';
 
 export const COVERAGE_SAMPLE_EVERY = 16;
@@ -44,7 +45,7 @@ export function allCheckIds(): string[] {
  * until VMX scenarios are fuzzed (issue #4), so an SVM campaign's "never hit" list stays about SVM.
  */
 export function allVmxCheckIds(): string[] {
-  return [...VMX_CONTROL_CHECK_IDS, ...VMX_HOST_CHECK_IDS, ...VMX_GUEST_CHECK_IDS];
+  return [...VMX_INSN_CHECK_IDS, ...VMX_CONTROL_CHECK_IDS, ...VMX_HOST_CHECK_IDS, ...VMX_GUEST_CHECK_IDS];
 }
 
 export interface CheckCount {
