@@ -3,9 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { kvmNestedVmxMsrs } from '../../src/arch/vmx/caps.ts';
 import type { Vmcs12 } from '../../src/arch/vmx/vmcs12.ts';
 import { getProfile } from '../../src/engine/profile_list.ts';
-import type { GuestCpuid } from '../../src/engine/svm/scenario.ts';
-import { Trace } from '../../src/engine/trace.ts';
-import type { VmxCheckCtx } from '../../src/engine/vmx/ctx.ts';
+import { newVmxCheckCtx, type VmxCheckCtx } from '../../src/engine/vmx/ctx.ts';
 import { nested_vmx_check_controls } from '../../src/engine/vmx/nested/checks_controls.ts';
 import { nested_vmx_check_guest_state } from '../../src/engine/vmx/nested/checks_guest.ts';
 import { nested_vmx_check_host_state } from '../../src/engine/vmx/nested/checks_host.ts';
@@ -14,23 +12,8 @@ import { buildVmcs12Case, DEFAULT_VMCS12_CHOICE, vmcs12Case } from '../../src/ar
 
 const caps = kvmNestedVmxMsrs();
 
-function vmxCpuid(): GuestCpuid {
-  return {
-    svm: false, vmx: true, npt: false, nrips: false, vgif: false, vnmi: false, lbrv: false, v_vmsave_vmload: false,
-    lm: true, nx: true, ffxsr: false, xsave: true, invpcid: true, rdtscp: true, skinit: false, rdpru: false,
-    shstk: true, sev_es: false, la57: false, smep: true, smap: true, pku: false, fsgsbase: true, pcid: true,
-    umip: true, gmet: false, lam: false, pausefilter: false, pfthreshold: false,
-  };
-}
-
 function mkCtx(): VmxCheckCtx {
-  const p = getProfile('kvm-next');
-  if (!p) throw new Error('vmcs12.spec: no profile kvm-next');
-  return {
-    t: new Trace(), p, caps,
-    guest: { maxphyaddr: 46, cpuid: vmxCpuid(), mpx: true, pmu_gp_counters: 8, pmu_fixed_counters: 3, quirk_allow_freeze_in_smm: false },
-    nested_run_pending: true,
-  };
+  return newVmxCheckCtx({ p: getProfile('kvm-next')!, caps });
 }
 
 /** KVM's order: controls, then host state, then guest state; the failed ids of the first failing group. */

@@ -18,6 +18,15 @@ describe('coverage', () => {
       expect(used.size).toBeGreaterThan(20);
       const known = new Set([...allCheckIds(), ...allVmxCheckIds()]);
       expect([...used].filter((id) => !known.has(id))).toEqual([]);
+      // …and every listed id is a real cc() site: a literal id, or a template site such as
+      // cc(t, `${idPrefix}-count-too-high`, …) whose suffix the listed id ends with.
+      const suffixes: string[] = [];
+      for (const f of engineFiles(join(REPO_ROOT, 'src', 'engine'))) {
+        for (const m of readFileSync(f, 'utf8').matchAll(/\bcc\(\s*[\w.]+,\s*`\$\{\w+\}(-[a-z0-9-]+)`/g)) suffixes.push(m[1]);
+      }
+      expect(suffixes.length).toBeGreaterThan(0);
+      const stale = [...known].filter((id) => !used.has(id) && !suffixes.some((sfx) => id.endsWith(sfx)));
+      expect(stale).toEqual([]);
     });
   });
 

@@ -46,27 +46,33 @@ export function svm_leave_nested(ctx: Ctx): void {
 export function svm_set_nested_state(ctx: Ctx, st: KvmNestedStateSvm): number {
   const { v, t, p } = ctx;
   const F = KVM_STATE_NESTED;
+  // svm_set_nested_state: only GUEST_MODE, RUN_PENDING and GIF_SET are defined flags (spec §6.4 step 1).
   if (cc(t, 'nested-state-flags-invalid', (st.flags & ~(F.GUEST_MODE | F.RUN_PENDING | F.GIF_SET)) !== 0)) return -22;
   if ((v.regs.efer & EFER.SVME) === 0n) {
     // "clearing SVME does NOT set GIF, i.e. GIF=0 is allowed"
     if (cc(t, 'nested-state-svme-clear-with-flags', st.flags !== 0 && st.flags !== F.GIF_SET)) return -22;
   }
+  // "SMM temporarily disables SVM, so we cannot be in guest mode" (svm_set_nested_state, §6.4 step 3).
   if (cc(t, 'nested-state-smm-guest-mode', v.smm && (st.flags & F.GUEST_MODE) !== 0)) return -22;
   if (!(st.flags & F.GUEST_MODE)) {
     svm_leave_nested(ctx);
     svm_set_gif(ctx, (st.flags & F.GIF_SET) !== 0);
     return 0;
   }
+  // hdr.svm.vmcb_pa must be a page-aligned legal GPA (page_address_valid, §6.4 step 5).
   if (cc(t, 'nested-state-vmcb-pa-invalid', !page_address_valid(st.vmcb_pa, v.maxphyaddr))) return -22;
+  // The control area goes through the same cache + nested_vmcb_check_controls as VMRUN (§6.4 step 6).
   const ctl = __nested_copy_vmcb_control_to_cache(ctx, st.control);
   if (!nested_vmcb_check_controls(ctx, ctl, st.save.cr0)) return -22;
-  // L2's CR0 as userspace set it with KVM_SET_SREGS.
+  // L2's CR0 as userspace set it with KVM_SET_SREGS: APM 15.5.1 CD/NW rule (§6.4 step 7).
   if (cc(t, 'nested-state-l2-cr0-cd-clear-nw-set', (v.regs.cr0 & CR0.CD) === 0n && (v.regs.cr0 & CR0.NW) !== 0n)) return -22;
-  // L1's host state must be a paged protected-mode state that would pass VMRUN's save checks.
+  // L1's host state must be a paged protected-mode, non-V86 state that passes nested_vmcb_check_save
+  // without the gPAT check, which "may have been clobbered by SMM" (§6.4 step 8).
   if (cc(t, 'nested-state-l1-cr0-pg-clear', (st.save.cr0 & CR0.PG) === 0n)) return -22;
   if (cc(t, 'nested-state-l1-cr0-pe-clear', (st.save.cr0 & CR0.PE) === 0n)) return -22;
   if (cc(t, 'nested-state-l1-rflags-vm', (st.save.rflags & RFLAGS.VM) !== 0n)) return -22;
   if (!nested_vmcb_check_save(ctx, st.save, false)) return -22;
+  // A separate L2 PAT (NP_ENABLE, shared-PAT quirk off) must be valid (kvm_pat_valid, §6.4 step 9).
   if (l2_has_separate_pat(ctx, ctl)) {
     if (cc(t, 'nested-state-gpat-invalid', !kvm_pat_valid(st.gpat))) return -22;
   }

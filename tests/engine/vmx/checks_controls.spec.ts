@@ -9,15 +9,15 @@ import { CPU_BASED, PIN_BASED, SECONDARY, VM_ENTRY, VM_EXIT } from '../../../src
 import { EPTP } from '../../../src/arch/vmx/eptp.ts';
 import { INTR_INFO, INTR_TYPE } from '../../../src/arch/vmx/intr_info.ts';
 import { type Vmcs12, cloneVmcs12 } from '../../../src/arch/vmx/vmcs12.ts';
-import { defaultGuestCpuid } from '../../../src/arbitraries/_internals/builders/defaultL1.ts';
 import { getProfile } from '../../../src/engine/profile_list.ts';
 import { Trace } from '../../../src/engine/trace.ts';
-import type { VmxCheckCtx } from '../../../src/engine/vmx/ctx.ts';
+import { defaultVmxGuestFacts, newVmxCheckCtx, type VmxCheckCtx } from '../../../src/engine/vmx/ctx.ts';
 import {
   VMX_CONTROL_CHECK_IDS, nested_vmx_check_controls, nested_vmx_check_eptp, nested_vmx_check_msr_switch,
 } from '../../../src/engine/vmx/nested/checks_controls.ts';
 import { validVmcs12 } from '../../../src/engine/vmx/nested/vmcs12_base.ts';
 import { junkVmcs12Arb, vmcs12Arb } from '../../arch/vmx/helpers.ts';
+import * as bits from '../../../src/arbitraries/_internals/helpers/controlBits.ts';
 
 const KVM_NEXT = getProfile('kvm-next')!;
 const CAPS = kvmNestedVmxMsrs();
@@ -25,14 +25,7 @@ const MAXPHYADDR = 48;
 const TOP = 1n << BigInt(MAXPHYADDR);
 
 function ctxOf(caps: NestedVmxMsrs = CAPS, t: Trace = new Trace()): VmxCheckCtx {
-  return {
-    t, p: KVM_NEXT, caps,
-    guest: {
-      maxphyaddr: MAXPHYADDR, cpuid: { ...defaultGuestCpuid(), vmx: true }, mpx: false,
-      pmu_gp_counters: 8, pmu_fixed_counters: 3, quirk_allow_freeze_in_smm: false,
-    },
-    nested_run_pending: true,
-  };
+  return newVmxCheckCtx({ t, p: KVM_NEXT, caps, guest: defaultVmxGuestFacts({ maxphyaddr: MAXPHYADDR, mpx: false }) });
 }
 
 function base(): Vmcs12 {
@@ -51,19 +44,14 @@ function check(v: Vmcs12, caps: NestedVmxMsrs = CAPS): { ok: boolean; failed: st
 const P = PIN_BASED;
 const C = CPU_BASED;
 const S = SECONDARY;
-const orPin = (v: Vmcs12, b: number) => { v.pin_based_vm_exec_control = (v.pin_based_vm_exec_control | b) >>> 0; };
-const orProc = (v: Vmcs12, b: number) => { v.cpu_based_vm_exec_control = (v.cpu_based_vm_exec_control | b) >>> 0; };
-const orSec = (v: Vmcs12, b: number) => { v.secondary_vm_exec_control = (v.secondary_vm_exec_control | b) >>> 0; };
-const clearSec = (v: Vmcs12, b: number) => { v.secondary_vm_exec_control = (v.secondary_vm_exec_control & ~b) >>> 0; };
-const orExit = (v: Vmcs12, b: number) => { v.vm_exit_controls = (v.vm_exit_controls | b) >>> 0; };
 const intr = (type: number, vector: number, extra = 0) => (INTR_INFO.VALID | (type << INTR_INFO.TYPE_SHIFT) | vector | extra) >>> 0;
 
 /** Full posted-interrupt setup: TPR shadow, VID, external-interrupt exiting, ack on exit. */
 function postedIntr(v: Vmcs12): void {
-  orProc(v, C.TPR_SHADOW);
-  orSec(v, S.VIRTUAL_INTR_DELIVERY);
-  orPin(v, P.EXT_INTR_MASK | P.POSTED_INTR);
-  orExit(v, VM_EXIT.ACK_INTR_ON_EXIT);
+  bits.proc(v, C.TPR_SHADOW);
+  bits.sec(v, S.VIRTUAL_INTR_DELIVERY);
+  bits.pin(v, P.EXT_INTR_MASK | P.POSTED_INTR);
+  bits.exit(v, VM_EXIT.ACK_INTR_ON_EXIT);
   v.posted_intr_nv = 0xf2;
 }
 
@@ -92,33 +80,33 @@ function msrSwitchCases(prefix: 'exit-msr-load' | 'exit-msr-store' | 'entry-msr-
 
 const DIRECTED: Record<string, Directed> = {
   'pin-controls-invalid': { rule: 'pin-based controls must respect allowed-0 settings', mutate: (v) => { v.pin_based_vm_exec_control = 0; } },
-  'proc-controls-invalid': { rule: 'processor-based controls must respect allowed-1 settings (no tertiary controls)', mutate: (v) => orProc(v, C.ACTIVATE_TERTIARY_CONTROLS) },
-  'secondary-controls-invalid': { rule: 'secondary controls must respect allowed-1 settings (no PAUSE-loop exiting)', mutate: (v) => orSec(v, S.PAUSE_LOOP_EXITING) },
+  'proc-controls-invalid': { rule: 'processor-based controls must respect allowed-1 settings (no tertiary controls)', mutate: (v) => bits.proc(v, C.ACTIVATE_TERTIARY_CONTROLS) },
+  'secondary-controls-invalid': { rule: 'secondary controls must respect allowed-1 settings (no PAUSE-loop exiting)', mutate: (v) => bits.sec(v, S.PAUSE_LOOP_EXITING) },
   'cr3-target-count-nonzero': { rule: 'CR3-target count must not exceed IA32_VMX_MISC[24:16] (0 on KVM)', mutate: (v) => { v.cr3_target_count = 1; } },
-  'io-bitmap-a-invalid': { rule: 'bits 11:0 of I/O bitmap A must be 0', mutate: (v) => { orProc(v, C.USE_IO_BITMAPS); v.io_bitmap_a = 0x10001n; } },
-  'io-bitmap-b-invalid': { rule: 'I/O bitmap B must be within the physical-address width', mutate: (v) => { orProc(v, C.USE_IO_BITMAPS); v.io_bitmap_b = TOP; } },
+  'io-bitmap-a-invalid': { rule: 'bits 11:0 of I/O bitmap A must be 0', mutate: (v) => { bits.proc(v, C.USE_IO_BITMAPS); v.io_bitmap_a = 0x10001n; } },
+  'io-bitmap-b-invalid': { rule: 'I/O bitmap B must be within the physical-address width', mutate: (v) => { bits.proc(v, C.USE_IO_BITMAPS); v.io_bitmap_b = TOP; } },
   'msr-bitmap-invalid': { rule: 'bits 11:0 of the MSR-bitmap address must be 0', mutate: (v) => { v.msr_bitmap = 0x12800n; } },
-  'virtual-apic-page-invalid': { rule: 'bits 11:0 of the virtual-APIC address must be 0 with use TPR shadow', mutate: (v) => { orProc(v, C.TPR_SHADOW); v.virtual_apic_page_addr = 0x13004n; } },
-  'tpr-threshold-high-without-vid': { rule: 'without virtual-interrupt delivery, TPR threshold bits 31:4 must be 0', mutate: (v) => { orProc(v, C.TPR_SHADOW); v.tpr_threshold = 0x10; } },
-  'apic-access-page-invalid': { rule: 'APIC-access address must be within the physical-address width', mutate: (v) => { orSec(v, S.VIRTUALIZE_APIC_ACCESSES); v.apic_access_addr = 1n << 50n; } },
-  'x2apic-virt-with-apic-access-virt': { rule: 'virtualize x2APIC mode requires virtualize APIC accesses = 0', mutate: (v) => { orProc(v, C.TPR_SHADOW); orSec(v, S.VIRTUALIZE_X2APIC_MODE | S.VIRTUALIZE_APIC_ACCESSES); } },
-  'vid-without-ext-intr-exiting': { rule: 'virtual-interrupt delivery requires external-interrupt exiting', mutate: (v) => { orProc(v, C.TPR_SHADOW); orSec(v, S.VIRTUAL_INTR_DELIVERY); } },
-  'posted-intr-without-vid': { rule: 'process posted interrupts requires virtual-interrupt delivery', mutate: (v) => { postedIntr(v); clearSec(v, S.VIRTUAL_INTR_DELIVERY); } },
+  'virtual-apic-page-invalid': { rule: 'bits 11:0 of the virtual-APIC address must be 0 with use TPR shadow', mutate: (v) => { bits.proc(v, C.TPR_SHADOW); v.virtual_apic_page_addr = 0x13004n; } },
+  'tpr-threshold-high-without-vid': { rule: 'without virtual-interrupt delivery, TPR threshold bits 31:4 must be 0', mutate: (v) => { bits.proc(v, C.TPR_SHADOW); v.tpr_threshold = 0x10; } },
+  'apic-access-page-invalid': { rule: 'APIC-access address must be within the physical-address width', mutate: (v) => { bits.sec(v, S.VIRTUALIZE_APIC_ACCESSES); v.apic_access_addr = 1n << 50n; } },
+  'x2apic-virt-with-apic-access-virt': { rule: 'virtualize x2APIC mode requires virtualize APIC accesses = 0', mutate: (v) => { bits.proc(v, C.TPR_SHADOW); bits.sec(v, S.VIRTUALIZE_X2APIC_MODE | S.VIRTUALIZE_APIC_ACCESSES); } },
+  'vid-without-ext-intr-exiting': { rule: 'virtual-interrupt delivery requires external-interrupt exiting', mutate: (v) => { bits.proc(v, C.TPR_SHADOW); bits.sec(v, S.VIRTUAL_INTR_DELIVERY); } },
+  'posted-intr-without-vid': { rule: 'process posted interrupts requires virtual-interrupt delivery', mutate: (v) => { postedIntr(v); bits.sec(v, 0, S.VIRTUAL_INTR_DELIVERY); } },
   'posted-intr-without-ack-intr-on-exit': { rule: 'process posted interrupts requires acknowledge interrupt on exit', mutate: (v) => { postedIntr(v); v.vm_exit_controls = (v.vm_exit_controls & ~VM_EXIT.ACK_INTR_ON_EXIT) >>> 0; } },
   'posted-intr-nv-high-bits': { rule: 'posted-interrupt notification vector bits 15:8 must be 0', mutate: (v) => { postedIntr(v); v.posted_intr_nv = 0x1f2; } },
   'posted-intr-desc-misaligned': { rule: 'bits 5:0 of the posted-interrupt descriptor address must be 0', mutate: (v) => { postedIntr(v); v.posted_intr_desc_addr = 0x15020n; } },
   'posted-intr-desc-illegal': { rule: 'posted-interrupt descriptor address within the physical-address width', mutate: (v) => { postedIntr(v); v.posted_intr_desc_addr = TOP; } },
-  'apicv-without-tpr-shadow': { rule: 'APIC-register virtualization requires use TPR shadow', mutate: (v) => orSec(v, S.APIC_REGISTER_VIRT) },
-  'virtual-nmis-without-nmi-exiting': { rule: 'NMI exiting = 0 requires virtual NMIs = 0', mutate: (v) => orPin(v, P.VIRTUAL_NMIS) },
-  'nmi-window-without-virtual-nmis': { rule: 'virtual NMIs = 0 requires NMI-window exiting = 0', mutate: (v) => orProc(v, C.NMI_WINDOW_EXITING) },
-  'pml-without-ept': { rule: 'enable PML requires enable EPT', mutate: (v) => { clearSec(v, S.ENABLE_EPT); orSec(v, S.ENABLE_PML); } },
-  'pml-address-invalid': { rule: 'bits 11:0 of the PML address must be 0', mutate: (v) => { orSec(v, S.ENABLE_PML); v.pml_address = 0x16008n; } },
-  'unrestricted-guest-without-ept': { rule: 'unrestricted guest requires enable EPT', mutate: (v) => { clearSec(v, S.ENABLE_EPT); orSec(v, S.UNRESTRICTED_GUEST); } },
-  'mbec-without-ept': { rule: 'mode-based execute control for EPT requires enable EPT', mutate: (v) => { clearSec(v, S.ENABLE_EPT); orSec(v, S.MODE_BASED_EPT_EXEC); } },
-  'vmread-bitmap-invalid': { rule: 'bits 11:0 of the VMREAD-bitmap address must be 0', mutate: (v) => { orSec(v, S.SHADOW_VMCS); v.vmread_bitmap = 0x17001n; } },
-  'vmwrite-bitmap-invalid': { rule: 'VMWRITE-bitmap address within the physical-address width', mutate: (v) => { orSec(v, S.SHADOW_VMCS); v.vmwrite_bitmap = 1n << 63n; } },
+  'apicv-without-tpr-shadow': { rule: 'APIC-register virtualization requires use TPR shadow', mutate: (v) => bits.sec(v, S.APIC_REGISTER_VIRT) },
+  'virtual-nmis-without-nmi-exiting': { rule: 'NMI exiting = 0 requires virtual NMIs = 0', mutate: (v) => bits.pin(v, P.VIRTUAL_NMIS) },
+  'nmi-window-without-virtual-nmis': { rule: 'virtual NMIs = 0 requires NMI-window exiting = 0', mutate: (v) => bits.proc(v, C.NMI_WINDOW_EXITING) },
+  'pml-without-ept': { rule: 'enable PML requires enable EPT', mutate: (v) => { bits.sec(v, 0, S.ENABLE_EPT); bits.sec(v, S.ENABLE_PML); } },
+  'pml-address-invalid': { rule: 'bits 11:0 of the PML address must be 0', mutate: (v) => { bits.sec(v, S.ENABLE_PML); v.pml_address = 0x16008n; } },
+  'unrestricted-guest-without-ept': { rule: 'unrestricted guest requires enable EPT', mutate: (v) => { bits.sec(v, 0, S.ENABLE_EPT); bits.sec(v, S.UNRESTRICTED_GUEST); } },
+  'mbec-without-ept': { rule: 'mode-based execute control for EPT requires enable EPT', mutate: (v) => { bits.sec(v, 0, S.ENABLE_EPT); bits.sec(v, S.MODE_BASED_EPT_EXEC); } },
+  'vmread-bitmap-invalid': { rule: 'bits 11:0 of the VMREAD-bitmap address must be 0', mutate: (v) => { bits.sec(v, S.SHADOW_VMCS); v.vmread_bitmap = 0x17001n; } },
+  'vmwrite-bitmap-invalid': { rule: 'VMWRITE-bitmap address within the physical-address width', mutate: (v) => { bits.sec(v, S.SHADOW_VMCS); v.vmwrite_bitmap = 1n << 63n; } },
   'vpid-zero': { rule: 'enable VPID requires VPID != 0000H', mutate: (v) => { v.virtual_processor_id = 0; } },
-  'save-preemption-timer-without-timer': { rule: 'save VMX-preemption timer value requires activate VMX-preemption timer', mutate: (v) => orExit(v, VM_EXIT.SAVE_VMX_PREEMPTION_TIMER) },
+  'save-preemption-timer-without-timer': { rule: 'save VMX-preemption timer value requires activate VMX-preemption timer', mutate: (v) => bits.exit(v, VM_EXIT.SAVE_VMX_PREEMPTION_TIMER) },
   'eptp-memtype-uc-unsupported': { rule: 'EPTP memory type UC must be supported (never on KVM)', mutate: (v) => { v.ept_pointer &= ~EPTP.MT_MASK; } },
   'eptp-memtype-wb-unsupported': { rule: 'EPTP memory type WB must be supported', mutate: () => {}, caps: eptCapsWithout(EPT_CAP.WB) },
   'eptp-memtype-invalid': { rule: 'EPTP memory type must be UC or WB', mutate: (v) => { v.ept_pointer = (v.ept_pointer & ~EPTP.MT_MASK) | 5n; } },
@@ -128,10 +116,10 @@ const DIRECTED: Record<string, Directed> = {
   'eptp-address-illegal': { rule: 'EPTP bits 63:MAXPHYADDR must be 0', mutate: (v) => { v.ept_pointer |= TOP; } },
   'eptp-reserved-bits': { rule: 'EPTP bits 11:7 must be 0', mutate: (v) => { v.ept_pointer |= 1n << 7n; } },
   'eptp-ad-unsupported': { rule: 'EPTP bit 6 requires EPT A/D support', mutate: (v) => { v.ept_pointer |= EPTP.AD_ENABLE; }, caps: kvmNestedVmxMsrs({ enableEptAdBits: false }) },
-  'vmfunc-controls-unsupported': { rule: 'VM-function controls must be allowed by IA32_VMX_VMFUNC', mutate: (v) => { orSec(v, S.ENABLE_VMFUNC); v.vm_function_control = 2n; } },
-  'eptp-switching-without-ept': { rule: 'EPTP switching requires enable EPT', mutate: (v) => { clearSec(v, S.ENABLE_EPT); orSec(v, S.ENABLE_VMFUNC); v.vm_function_control = 1n; } },
-  'eptp-list-address-invalid': { rule: 'bits 11:0 of the EPTP-list address must be 0', mutate: (v) => { orSec(v, S.ENABLE_VMFUNC); v.vm_function_control = 1n; v.eptp_list_address = 0x19010n; } },
-  'tsc-multiplier-zero': { rule: 'KVM: TSC scaling requires a non-zero TSC multiplier', mutate: (v) => { orSec(v, S.TSC_SCALING); v.tsc_multiplier = 0n; } },
+  'vmfunc-controls-unsupported': { rule: 'VM-function controls must be allowed by IA32_VMX_VMFUNC', mutate: (v) => { bits.sec(v, S.ENABLE_VMFUNC); v.vm_function_control = 2n; } },
+  'eptp-switching-without-ept': { rule: 'EPTP switching requires enable EPT', mutate: (v) => { bits.sec(v, 0, S.ENABLE_EPT); bits.sec(v, S.ENABLE_VMFUNC); v.vm_function_control = 1n; } },
+  'eptp-list-address-invalid': { rule: 'bits 11:0 of the EPTP-list address must be 0', mutate: (v) => { bits.sec(v, S.ENABLE_VMFUNC); v.vm_function_control = 1n; v.eptp_list_address = 0x19010n; } },
+  'tsc-multiplier-zero': { rule: 'KVM: TSC scaling requires a non-zero TSC multiplier', mutate: (v) => { bits.sec(v, S.TSC_SCALING); v.tsc_multiplier = 0n; } },
   'exit-controls-invalid': { rule: 'VM-exit controls must respect allowed-0 settings', mutate: (v) => { v.vm_exit_controls = (v.vm_exit_controls & ~1) >>> 0; } },
   ...msrSwitchCases('exit-msr-load'),
   ...msrSwitchCases('exit-msr-store'),
@@ -280,7 +268,7 @@ describe('nested_vmx_check_controls', () => {
 
     it('should reject an error code in real mode under unrestricted guest ("PE = 0 ⇒ deliver error code = 0")', () => {
       const v = base();
-      orSec(v, S.UNRESTRICTED_GUEST);
+      bits.sec(v, S.UNRESTRICTED_GUEST);
       v.guest_cr0 &= ~1n;
       v.vm_entry_intr_info_field = intr(INTR_TYPE.HARD_EXCEPTION, 13, INTR_INFO.DELIVER_CODE);
       expect(check(v).failed).toEqual(['entry-error-code-not-deliverable']);
@@ -332,11 +320,11 @@ describe('nested_vmx_check_controls', () => {
 
     it('should accept TPR threshold 0xf without VID and 0xff with VID', () => {
       const v = base();
-      orProc(v, C.TPR_SHADOW);
+      bits.proc(v, C.TPR_SHADOW);
       v.tpr_threshold = 0xf;
       passes(v);
-      orPin(v, P.EXT_INTR_MASK);
-      orSec(v, S.VIRTUAL_INTR_DELIVERY);
+      bits.pin(v, P.EXT_INTR_MASK);
+      bits.sec(v, S.VIRTUAL_INTR_DELIVERY);
       v.tpr_threshold = 0xff;
       passes(v);
     });
@@ -351,10 +339,10 @@ describe('nested_vmx_check_controls', () => {
     it('should accept every feature the base leaves off, once turned on with valid addresses', () => {
       const v = base();
       postedIntr(v);
-      orProc(v, C.USE_IO_BITMAPS | C.NMI_WINDOW_EXITING);
-      orPin(v, P.NMI_EXITING | P.VIRTUAL_NMIS | P.VMX_PREEMPTION_TIMER);
-      orExit(v, VM_EXIT.SAVE_VMX_PREEMPTION_TIMER);
-      orSec(v, S.APIC_REGISTER_VIRT | S.VIRTUALIZE_APIC_ACCESSES | S.ENABLE_PML | S.UNRESTRICTED_GUEST
+      bits.proc(v, C.USE_IO_BITMAPS | C.NMI_WINDOW_EXITING);
+      bits.pin(v, P.NMI_EXITING | P.VIRTUAL_NMIS | P.VMX_PREEMPTION_TIMER);
+      bits.exit(v, VM_EXIT.SAVE_VMX_PREEMPTION_TIMER);
+      bits.sec(v, S.APIC_REGISTER_VIRT | S.VIRTUALIZE_APIC_ACCESSES | S.ENABLE_PML | S.UNRESTRICTED_GUEST
         | S.MODE_BASED_EPT_EXEC | S.SHADOW_VMCS | S.ENABLE_VMFUNC | S.TSC_SCALING);
       v.vm_function_control = 1n;
       passes(v);

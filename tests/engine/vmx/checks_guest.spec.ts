@@ -12,8 +12,7 @@ import { VMCS12_FIELDS } from '../../../src/arch/vmx/fields.ts';
 import { VMCS12_REVISION, type Vmcs12 } from '../../../src/arch/vmx/vmcs12.ts';
 import { getProfile } from '../../../src/engine/profile_list.ts';
 import type { GuestCpuid } from '../../../src/engine/svm/scenario.ts';
-import { Trace } from '../../../src/engine/trace.ts';
-import type { VmxCheckCtx } from '../../../src/engine/vmx/ctx.ts';
+import { defaultVmxGuestFacts, newVmxCheckCtx, vmxGuestCpuid, type VmxCheckCtx } from '../../../src/engine/vmx/ctx.ts';
 import {
   DEBUGCTL, GUEST_ACTIVITY, HARDWARE_GUEST_STATE_RULES, nested_vmx_check_guest_state, type ReadLinkHeader, type VmcsLinkHeader,
   VMX_GUEST_CHECK_IDS, VMX_GUEST_LINK_PTR_CHECK_IDS,
@@ -24,16 +23,6 @@ const caps = kvmNestedVmxMsrs();
 const NONCANONICAL_48 = 1n << 47n;
 const LINK_GPA = 0x5000n;
 
-/** A 64-bit Intel guest with VMX, CET (shadow stacks), PCID; no LA57 unless asked. */
-function vmxCpuid(over: Partial<GuestCpuid> = {}): GuestCpuid {
-  return {
-    svm: false, vmx: true, npt: false, nrips: false, vgif: false, vnmi: false, lbrv: false, v_vmsave_vmload: false,
-    lm: true, nx: true, ffxsr: false, xsave: true, invpcid: true, rdtscp: true, skinit: false, rdpru: false,
-    shstk: true, sev_es: false, la57: false, smep: true, smap: true, pku: false, fsgsbase: true, pcid: true,
-    umip: true, gmet: false, lam: false, pausefilter: false, pfthreshold: false, ...over,
-  };
-}
-
 interface Env {
   cpuid?: Partial<GuestCpuid>;
   nested_run_pending?: boolean;
@@ -43,16 +32,11 @@ interface Env {
 }
 
 function mkCtx(env: Env = {}): VmxCheckCtx {
-  const p = getProfile('kvm-next');
-  if (!p) throw new Error('checks_guest.spec: no profile kvm-next');
-  return {
-    t: new Trace(), p, caps,
-    guest: {
-      maxphyaddr: 46, cpuid: vmxCpuid(env.cpuid), mpx: true, pmu_gp_counters: 8, pmu_fixed_counters: 3,
-      quirk_allow_freeze_in_smm: env.quirk_allow_freeze_in_smm ?? false,
-    },
-    nested_run_pending: env.nested_run_pending ?? true,
-  };
+  return newVmxCheckCtx({
+    p: getProfile('kvm-next')!, caps,
+    guest: defaultVmxGuestFacts({ cpuid: vmxGuestCpuid(env.cpuid), quirk_allow_freeze_in_smm: env.quirk_allow_freeze_in_smm ?? false }),
+    nested_run_pending: env.nested_run_pending,
+  });
 }
 
 function reader(env: Env): ReadLinkHeader | undefined {

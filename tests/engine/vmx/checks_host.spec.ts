@@ -11,32 +11,15 @@ import { VMCS12_FIELDS } from '../../../src/arch/vmx/fields.ts';
 import { type Vmcs12 } from '../../../src/arch/vmx/vmcs12.ts';
 import { getProfile } from '../../../src/engine/profile_list.ts';
 import type { GuestCpuid } from '../../../src/engine/svm/scenario.ts';
-import { Trace } from '../../../src/engine/trace.ts';
-import type { VmxCheckCtx } from '../../../src/engine/vmx/ctx.ts';
+import { defaultVmxGuestFacts, newVmxCheckCtx, vmxGuestCpuid, type VmxCheckCtx } from '../../../src/engine/vmx/ctx.ts';
 import { nested_vmx_check_address_space_size, nested_vmx_check_host_state, VMX_HOST_CHECK_IDS } from '../../../src/engine/vmx/nested/checks_host.ts';
 import { validVmcs12 } from '../../../src/engine/vmx/nested/vmcs12_base.ts';
 
 const caps = kvmNestedVmxMsrs();
 const NONCANONICAL_48 = 1n << 47n;
 
-/** A 64-bit Intel guest with VMX, CET (shadow stacks), PCID; no LA57 unless asked. */
-function vmxCpuid(over: Partial<GuestCpuid> = {}): GuestCpuid {
-  return {
-    svm: false, vmx: true, npt: false, nrips: false, vgif: false, vnmi: false, lbrv: false, v_vmsave_vmload: false,
-    lm: true, nx: true, ffxsr: false, xsave: true, invpcid: true, rdtscp: true, skinit: false, rdpru: false,
-    shstk: true, sev_es: false, la57: false, smep: true, smap: true, pku: false, fsgsbase: true, pcid: true,
-    umip: true, gmet: false, lam: false, pausefilter: false, pfthreshold: false, ...over,
-  };
-}
-
 function mkCtx(cpuid: Partial<GuestCpuid> = {}): VmxCheckCtx {
-  const p = getProfile('kvm-next');
-  if (!p) throw new Error('checks_host.spec: no profile kvm-next');
-  return {
-    t: new Trace(), p, caps,
-    guest: { maxphyaddr: 46, cpuid: vmxCpuid(cpuid), mpx: true, pmu_gp_counters: 8, pmu_fixed_counters: 3, quirk_allow_freeze_in_smm: false },
-    nested_run_pending: true,
-  };
+  return newVmxCheckCtx({ p: getProfile('kvm-next')!, caps, guest: defaultVmxGuestFacts({ cpuid: vmxGuestCpuid(cpuid) }) });
 }
 
 /** A 32-bit L1 after the exit: host address-space size 0, no IA-32e guest, EFER.LME/LMA clear. */

@@ -37,13 +37,12 @@ import { ENTRY_FAIL } from '../../../src/arch/vmx/errors.ts';
 import { INTR_INFO, INTR_TYPE } from '../../../src/arch/vmx/intr_info.ts';
 import type { Vmcs12 } from '../../../src/arch/vmx/vmcs12.ts';
 import { getProfile } from '../../../src/engine/profile_list.ts';
-import type { GuestCpuid } from '../../../src/engine/svm/scenario.ts';
-import { Trace } from '../../../src/engine/trace.ts';
-import type { VmxCheckCtx } from '../../../src/engine/vmx/ctx.ts';
+import { defaultVmxGuestFacts, newVmxCheckCtx, type VmxCheckCtx } from '../../../src/engine/vmx/ctx.ts';
 import { nested_vmx_check_controls } from '../../../src/engine/vmx/nested/checks_controls.ts';
 import { HARDWARE_GUEST_STATE_RULES, nested_vmx_check_guest_state } from '../../../src/engine/vmx/nested/checks_guest.ts';
 import { nested_vmx_check_host_state } from '../../../src/engine/vmx/nested/checks_host.ts';
 import { validVmcs12 } from '../../../src/engine/vmx/nested/vmcs12_base.ts';
+import * as bits from '../../../src/arbitraries/_internals/helpers/controlBits.ts';
 
 const CAPS = kvmNestedVmxMsrs();
 const MAXPHYADDR = 46;
@@ -52,23 +51,8 @@ const PAGE_SIZE = 0x1000n;
 const NONCANONICAL = 0xaaaaaaaaaaaaaaaan;
 const U64_MAX = 0xffffffffffffffffn;
 
-function vmxCpuid(): GuestCpuid {
-  return {
-    svm: false, vmx: true, npt: false, nrips: false, vgif: false, vnmi: false, lbrv: false, v_vmsave_vmload: false,
-    lm: true, nx: true, ffxsr: false, xsave: true, invpcid: true, rdtscp: true, skinit: false, rdpru: false,
-    shstk: true, sev_es: false, la57: false, smep: true, smap: true, pku: false, fsgsbase: true, pcid: true,
-    umip: true, gmet: false, lam: false, pausefilter: false, pfthreshold: false,
-  };
-}
-
 function mkCtx(): VmxCheckCtx {
-  const p = getProfile('kvm-next');
-  if (!p) throw new Error('kvm_unit_tests.spec: no profile kvm-next');
-  return {
-    t: new Trace(), p, caps: CAPS,
-    guest: { maxphyaddr: MAXPHYADDR, cpuid: vmxCpuid(), mpx: true, pmu_gp_counters: 8, pmu_fixed_counters: 3, quirk_allow_freeze_in_smm: false },
-    nested_run_pending: true,
-  };
+  return newVmxCheckCtx({ p: getProfile('kvm-next')!, caps: CAPS, guest: defaultVmxGuestFacts({ maxphyaddr: MAXPHYADDR }) });
 }
 
 type Group = 'controls' | 'host' | 'guest';
@@ -113,16 +97,6 @@ function cases(fn: string, group: Group, list: Case[]): void {
 }
 
 // ---- mutation helpers
-const orPin = (v: Vmcs12, b: number) => { v.pin_based_vm_exec_control = (v.pin_based_vm_exec_control | b) >>> 0; };
-const clrPin = (v: Vmcs12, b: number) => { v.pin_based_vm_exec_control = (v.pin_based_vm_exec_control & ~b) >>> 0; };
-const orProc = (v: Vmcs12, b: number) => { v.cpu_based_vm_exec_control = (v.cpu_based_vm_exec_control | b) >>> 0; };
-const clrProc = (v: Vmcs12, b: number) => { v.cpu_based_vm_exec_control = (v.cpu_based_vm_exec_control & ~b) >>> 0; };
-const orSec = (v: Vmcs12, b: number) => { v.secondary_vm_exec_control = (v.secondary_vm_exec_control | b) >>> 0; };
-const clrSec = (v: Vmcs12, b: number) => { v.secondary_vm_exec_control = (v.secondary_vm_exec_control & ~b) >>> 0; };
-const orExit = (v: Vmcs12, b: number) => { v.vm_exit_controls = (v.vm_exit_controls | b) >>> 0; };
-const clrExit = (v: Vmcs12, b: number) => { v.vm_exit_controls = (v.vm_exit_controls & ~b) >>> 0; };
-const orEntry = (v: Vmcs12, b: number) => { v.vm_entry_controls = (v.vm_entry_controls | b) >>> 0; };
-const clrEntry = (v: Vmcs12, b: number) => { v.vm_entry_controls = (v.vm_entry_controls & ~b) >>> 0; };
 const intr = (type: number, vector: number, extra = 0) => (INTR_INFO.VALID | (type << INTR_INFO.TYPE_SHIFT) | vector | extra) >>> 0;
 /** kvm-unit-tests' event-injection setup: error code 0, instruction length 1. */
 const inject = (info: number): Mutate => (v) => {
@@ -133,10 +107,10 @@ const inject = (info: number): Mutate => (v) => {
 const setEptp = (f: (e: bigint) => bigint): Mutate => (v) => { v.ept_pointer = f(v.ept_pointer); };
 /** The posted-interrupt setup test_posted_intr ends with (all five conditions met). */
 function postedIntr(v: Vmcs12): void {
-  orProc(v, CPU_BASED.TPR_SHADOW);
-  orSec(v, SECONDARY.VIRTUAL_INTR_DELIVERY);
-  orPin(v, PIN_BASED.EXT_INTR_MASK | PIN_BASED.POSTED_INTR);
-  orExit(v, VM_EXIT.ACK_INTR_ON_EXIT);
+  bits.proc(v, CPU_BASED.TPR_SHADOW);
+  bits.sec(v, SECONDARY.VIRTUAL_INTR_DELIVERY);
+  bits.pin(v, PIN_BASED.EXT_INTR_MASK | PIN_BASED.POSTED_INTR);
+  bits.exit(v, VM_EXIT.ACK_INTR_ON_EXIT);
   v.posted_intr_nv = 0xf2;
   v.posted_intr_desc_addr = 0x8000n;
 }
@@ -157,7 +131,7 @@ describe('vmx_controls_test', () => {
   });
 
   describe('test_io_bitmaps', () => {
-    const on = (a: bigint): Mutate => (v) => { orProc(v, CPU_BASED.USE_IO_BITMAPS); v.io_bitmap_a = a; };
+    const on = (a: bigint): Mutate => (v) => { bits.proc(v, CPU_BASED.USE_IO_BITMAPS); v.io_bitmap_a = a; };
     cases('test_io_bitmaps', 'controls', [
       { rule: 'use I/O bitmaps, I/O bitmap A = PAGE_SIZE', mutate: on(PAGE_SIZE), expect: 'pass' },
       { rule: 'use I/O bitmaps, I/O bitmap A = PAGE_SIZE - 1 (bits 11:0 set)', mutate: on(PAGE_SIZE - 1n), expect: 'io-bitmap-a-invalid' },
@@ -167,11 +141,11 @@ describe('vmx_controls_test', () => {
       { rule: 'use I/O bitmaps, I/O bitmap A = -1', mutate: on(U64_MAX), expect: 'io-bitmap-a-invalid' },
       {
         rule: 'use I/O bitmaps, I/O bitmap B = 1 << 63',
-        mutate: (v) => { orProc(v, CPU_BASED.USE_IO_BITMAPS); v.io_bitmap_b = 1n << 63n; }, expect: 'io-bitmap-b-invalid',
+        mutate: (v) => { bits.proc(v, CPU_BASED.USE_IO_BITMAPS); v.io_bitmap_b = 1n << 63n; }, expect: 'io-bitmap-b-invalid',
       },
       {
         rule: 'use I/O bitmaps disabled, I/O bitmap A = -1 (ignored)',
-        mutate: (v) => { clrProc(v, CPU_BASED.USE_IO_BITMAPS); v.io_bitmap_a = U64_MAX; }, expect: 'pass',
+        mutate: (v) => { bits.proc(v, 0, CPU_BASED.USE_IO_BITMAPS); v.io_bitmap_a = U64_MAX; }, expect: 'pass',
       },
     ]);
   });
@@ -183,13 +157,13 @@ describe('vmx_controls_test', () => {
       { rule: 'use MSR bitmaps, MSR bitmap = 1 << MAXPHYADDR', mutate: (v) => { v.msr_bitmap = TOP; }, expect: 'msr-bitmap-invalid' },
       {
         rule: 'use MSR bitmaps disabled, MSR bitmap = -1 (ignored)',
-        mutate: (v) => { clrProc(v, CPU_BASED.USE_MSR_BITMAPS); v.msr_bitmap = U64_MAX; }, expect: 'pass',
+        mutate: (v) => { bits.proc(v, 0, CPU_BASED.USE_MSR_BITMAPS); v.msr_bitmap = U64_MAX; }, expect: 'pass',
       },
     ]);
   });
 
   describe('test_apic_virt_addr', () => {
-    const on = (a: bigint): Mutate => (v) => { orProc(v, CPU_BASED.TPR_SHADOW | CPU_BASED.CR8_LOAD_EXITING | CPU_BASED.CR8_STORE_EXITING); v.virtual_apic_page_addr = a; };
+    const on = (a: bigint): Mutate => (v) => { bits.proc(v, CPU_BASED.TPR_SHADOW | CPU_BASED.CR8_LOAD_EXITING | CPU_BASED.CR8_STORE_EXITING); v.virtual_apic_page_addr = a; };
     cases('test_apic_virt_addr', 'controls', [
       { rule: 'use TPR shadow, virtual-APIC address = PAGE_SIZE - 1', mutate: on(PAGE_SIZE - 1n), expect: 'virtual-apic-page-invalid' },
       { rule: 'use TPR shadow, virtual-APIC address = (1 << MAXPHYADDR) - PAGE_SIZE', mutate: on(TOP - PAGE_SIZE), expect: 'pass' },
@@ -201,15 +175,15 @@ describe('vmx_controls_test', () => {
     cases('test_apic_access_addr', 'controls', [
       {
         rule: 'virtualize APIC accesses, APIC-access address = 1 << 3',
-        mutate: (v) => { orSec(v, SECONDARY.VIRTUALIZE_APIC_ACCESSES); v.apic_access_addr = 8n; }, expect: 'apic-access-page-invalid',
+        mutate: (v) => { bits.sec(v, SECONDARY.VIRTUALIZE_APIC_ACCESSES); v.apic_access_addr = 8n; }, expect: 'apic-access-page-invalid',
       },
       {
         rule: 'virtualize APIC accesses, APIC-access address = PAGE_SIZE',
-        mutate: (v) => { orSec(v, SECONDARY.VIRTUALIZE_APIC_ACCESSES); v.apic_access_addr = PAGE_SIZE; }, expect: 'pass',
+        mutate: (v) => { bits.sec(v, SECONDARY.VIRTUALIZE_APIC_ACCESSES); v.apic_access_addr = PAGE_SIZE; }, expect: 'pass',
       },
       {
         rule: 'virtualize APIC accesses with activate secondary controls off, APIC-access address = -1 (ignored)',
-        mutate: (v) => { clrProc(v, CPU_BASED.ACTIVATE_SECONDARY_CONTROLS); orSec(v, SECONDARY.VIRTUALIZE_APIC_ACCESSES); v.apic_access_addr = U64_MAX; },
+        mutate: (v) => { bits.proc(v, 0, CPU_BASED.ACTIVATE_SECONDARY_CONTROLS); bits.sec(v, SECONDARY.VIRTUALIZE_APIC_ACCESSES); v.apic_access_addr = U64_MAX; },
         expect: 'pass',
       },
     ]);
@@ -219,29 +193,29 @@ describe('vmx_controls_test', () => {
     cases('test_apic_virtual_ctls', 'controls', [
       {
         rule: 'use TPR shadow 0, virtualize x2APIC mode 1',
-        mutate: (v) => { orSec(v, SECONDARY.VIRTUALIZE_X2APIC_MODE); }, expect: 'apicv-without-tpr-shadow',
+        mutate: (v) => { bits.sec(v, SECONDARY.VIRTUALIZE_X2APIC_MODE); }, expect: 'apicv-without-tpr-shadow',
       },
       {
         rule: 'use TPR shadow 0, APIC-register virtualization 1',
-        mutate: (v) => { orSec(v, SECONDARY.APIC_REGISTER_VIRT); }, expect: 'apicv-without-tpr-shadow',
+        mutate: (v) => { bits.sec(v, SECONDARY.APIC_REGISTER_VIRT); }, expect: 'apicv-without-tpr-shadow',
       },
       {
         // kvm-unit-tests runs with external-interrupt exiting on, so VID's own rule holds here.
         rule: 'use TPR shadow 0, virtual-interrupt delivery 1 (external-interrupt exiting 1)',
-        mutate: (v) => { orPin(v, PIN_BASED.EXT_INTR_MASK); orSec(v, SECONDARY.VIRTUAL_INTR_DELIVERY); }, expect: 'apicv-without-tpr-shadow',
+        mutate: (v) => { bits.pin(v, PIN_BASED.EXT_INTR_MASK); bits.sec(v, SECONDARY.VIRTUAL_INTR_DELIVERY); }, expect: 'apicv-without-tpr-shadow',
       },
       {
         rule: 'use TPR shadow 1, virtualize x2APIC mode + APIC-register virtualization 1',
-        mutate: (v) => { orProc(v, CPU_BASED.TPR_SHADOW); orSec(v, SECONDARY.VIRTUALIZE_X2APIC_MODE | SECONDARY.APIC_REGISTER_VIRT); }, expect: 'pass',
+        mutate: (v) => { bits.proc(v, CPU_BASED.TPR_SHADOW); bits.sec(v, SECONDARY.VIRTUALIZE_X2APIC_MODE | SECONDARY.APIC_REGISTER_VIRT); }, expect: 'pass',
       },
       {
         rule: 'virtualize x2APIC mode 1 with virtualize APIC accesses 1',
-        mutate: (v) => { orProc(v, CPU_BASED.TPR_SHADOW); orSec(v, SECONDARY.VIRTUALIZE_X2APIC_MODE | SECONDARY.VIRTUALIZE_APIC_ACCESSES); },
+        mutate: (v) => { bits.proc(v, CPU_BASED.TPR_SHADOW); bits.sec(v, SECONDARY.VIRTUALIZE_X2APIC_MODE | SECONDARY.VIRTUALIZE_APIC_ACCESSES); },
         expect: 'x2apic-virt-with-apic-access-virt',
       },
       {
         rule: 'virtualize x2APIC mode 0 with virtualize APIC accesses 1',
-        mutate: (v) => { orProc(v, CPU_BASED.TPR_SHADOW); orSec(v, SECONDARY.VIRTUALIZE_APIC_ACCESSES); }, expect: 'pass',
+        mutate: (v) => { bits.proc(v, CPU_BASED.TPR_SHADOW); bits.sec(v, SECONDARY.VIRTUALIZE_APIC_ACCESSES); }, expect: 'pass',
       },
     ]);
   });
@@ -250,12 +224,12 @@ describe('vmx_controls_test', () => {
     cases('test_virtual_intr_ctls', 'controls', [
       {
         rule: 'virtual-interrupt delivery 1, external-interrupt exiting 0',
-        mutate: (v) => { orProc(v, CPU_BASED.TPR_SHADOW); orSec(v, SECONDARY.VIRTUAL_INTR_DELIVERY); clrPin(v, PIN_BASED.EXT_INTR_MASK); },
+        mutate: (v) => { bits.proc(v, CPU_BASED.TPR_SHADOW); bits.sec(v, SECONDARY.VIRTUAL_INTR_DELIVERY); bits.pin(v, 0, PIN_BASED.EXT_INTR_MASK); },
         expect: 'vid-without-ext-intr-exiting',
       },
       {
         rule: 'virtual-interrupt delivery 1, external-interrupt exiting 1',
-        mutate: (v) => { orProc(v, CPU_BASED.TPR_SHADOW); orSec(v, SECONDARY.VIRTUAL_INTR_DELIVERY); orPin(v, PIN_BASED.EXT_INTR_MASK); },
+        mutate: (v) => { bits.proc(v, CPU_BASED.TPR_SHADOW); bits.sec(v, SECONDARY.VIRTUAL_INTR_DELIVERY); bits.pin(v, PIN_BASED.EXT_INTR_MASK); },
         expect: 'pass',
       },
     ]);
@@ -266,11 +240,11 @@ describe('vmx_controls_test', () => {
       { rule: 'posted interrupts with VID, ack-on-exit, vector 0xf2, descriptor 0x8000', mutate: postedIntr, expect: 'pass' },
       {
         rule: 'posted interrupts, virtual-interrupt delivery 0',
-        mutate: (v) => { postedIntr(v); clrSec(v, SECONDARY.VIRTUAL_INTR_DELIVERY); }, expect: 'posted-intr-without-vid',
+        mutate: (v) => { postedIntr(v); bits.sec(v, 0, SECONDARY.VIRTUAL_INTR_DELIVERY); }, expect: 'posted-intr-without-vid',
       },
       {
         rule: 'posted interrupts, acknowledge interrupt on exit 0',
-        mutate: (v) => { postedIntr(v); clrExit(v, VM_EXIT.ACK_INTR_ON_EXIT); }, expect: 'posted-intr-without-ack-intr-on-exit',
+        mutate: (v) => { postedIntr(v); bits.exit(v, 0, VM_EXIT.ACK_INTR_ON_EXIT); }, expect: 'posted-intr-without-ack-intr-on-exit',
       },
       { rule: 'posted interrupts, notification vector 1 << 7', mutate: (v) => { postedIntr(v); v.posted_intr_nv = 0x80; }, expect: 'pass' },
       {
@@ -293,7 +267,7 @@ describe('vmx_controls_test', () => {
 
   describe('test_vpid', () => {
     cases('test_vpid', 'controls', [
-      { rule: 'VPID disabled with vpid 0', mutate: (v) => { clrSec(v, SECONDARY.ENABLE_VPID); v.virtual_processor_id = 0; }, expect: 'pass' },
+      { rule: 'VPID disabled with vpid 0', mutate: (v) => { bits.sec(v, 0, SECONDARY.ENABLE_VPID); v.virtual_processor_id = 0; }, expect: 'pass' },
       { rule: 'VPID enabled with vpid 0', mutate: (v) => { v.virtual_processor_id = 0; }, expect: 'vpid-zero' },
       { rule: 'VPID enabled with vpid 1 << 15', mutate: (v) => { v.virtual_processor_id = 0x8000; }, expect: 'pass' },
     ]);
@@ -304,19 +278,19 @@ describe('vmx_controls_test', () => {
       { rule: 'use TPR shadow 0, TPR threshold -1 (ignored)', mutate: (v) => { v.tpr_threshold = 0xffffffff; }, expect: 'pass' },
       {
         rule: 'use TPR shadow 1, no VID, TPR threshold 0x10 (bits 31:4 set)',
-        mutate: (v) => { orProc(v, CPU_BASED.TPR_SHADOW); v.tpr_threshold = 0x10; }, expect: 'tpr-threshold-high-without-vid',
+        mutate: (v) => { bits.proc(v, CPU_BASED.TPR_SHADOW); v.tpr_threshold = 0x10; }, expect: 'tpr-threshold-high-without-vid',
       },
       {
         rule: 'use TPR shadow 1, VID with secondary controls off, TPR threshold 1 << 31 (VID treated as 0)',
         mutate: (v) => {
-          orProc(v, CPU_BASED.TPR_SHADOW); clrProc(v, CPU_BASED.ACTIVATE_SECONDARY_CONTROLS);
+          bits.proc(v, CPU_BASED.TPR_SHADOW); bits.proc(v, 0, CPU_BASED.ACTIVATE_SECONDARY_CONTROLS);
           v.secondary_vm_exec_control = SECONDARY.VIRTUAL_INTR_DELIVERY; v.tpr_threshold = 0x80000000;
         },
         expect: 'tpr-threshold-high-without-vid',
       },
       {
         rule: 'use TPR shadow 1, VID 1, TPR threshold -1',
-        mutate: (v) => { orProc(v, CPU_BASED.TPR_SHADOW); orPin(v, PIN_BASED.EXT_INTR_MASK); orSec(v, SECONDARY.VIRTUAL_INTR_DELIVERY); v.tpr_threshold = 0xffffffff; },
+        mutate: (v) => { bits.proc(v, CPU_BASED.TPR_SHADOW); bits.pin(v, PIN_BASED.EXT_INTR_MASK); bits.sec(v, SECONDARY.VIRTUAL_INTR_DELIVERY); v.tpr_threshold = 0xffffffff; },
         expect: 'pass',
       },
     ]);
@@ -327,7 +301,7 @@ describe('vmx_controls_test', () => {
     cases('test_tpr_threshold', 'controls', [
       {
         rule: 'TPR shadow 1, VID 0, TPR threshold 0xf (VTPR left to the hardware entry)',
-        mutate: (v) => { orProc(v, CPU_BASED.TPR_SHADOW); clrSec(v, SECONDARY.VIRTUAL_INTR_DELIVERY); v.tpr_threshold = 0xf; },
+        mutate: (v) => { bits.proc(v, CPU_BASED.TPR_SHADOW); bits.sec(v, 0, SECONDARY.VIRTUAL_INTR_DELIVERY); v.tpr_threshold = 0xf; },
         expect: 'pass',
       },
     ]);
@@ -335,23 +309,23 @@ describe('vmx_controls_test', () => {
 
   describe('test_nmi_ctrls', () => {
     cases('test_nmi_ctrls', 'controls', [
-      { rule: 'NMI exiting 0, virtual NMIs 0', mutate: (v) => { clrPin(v, PIN_BASED.NMI_EXITING | PIN_BASED.VIRTUAL_NMIS); }, expect: 'pass' },
-      { rule: 'NMI exiting 0, virtual NMIs 1', mutate: (v) => { orPin(v, PIN_BASED.VIRTUAL_NMIS); }, expect: 'virtual-nmis-without-nmi-exiting' },
-      { rule: 'NMI exiting 1, virtual NMIs 1', mutate: (v) => { orPin(v, PIN_BASED.NMI_EXITING | PIN_BASED.VIRTUAL_NMIS); }, expect: 'pass' },
-      { rule: 'virtual NMIs 0, NMI-window exiting 1', mutate: (v) => { orProc(v, CPU_BASED.NMI_WINDOW_EXITING); }, expect: 'nmi-window-without-virtual-nmis' },
+      { rule: 'NMI exiting 0, virtual NMIs 0', mutate: (v) => { bits.pin(v, 0, PIN_BASED.NMI_EXITING | PIN_BASED.VIRTUAL_NMIS); }, expect: 'pass' },
+      { rule: 'NMI exiting 0, virtual NMIs 1', mutate: (v) => { bits.pin(v, PIN_BASED.VIRTUAL_NMIS); }, expect: 'virtual-nmis-without-nmi-exiting' },
+      { rule: 'NMI exiting 1, virtual NMIs 1', mutate: (v) => { bits.pin(v, PIN_BASED.NMI_EXITING | PIN_BASED.VIRTUAL_NMIS); }, expect: 'pass' },
+      { rule: 'virtual NMIs 0, NMI-window exiting 1', mutate: (v) => { bits.proc(v, CPU_BASED.NMI_WINDOW_EXITING); }, expect: 'nmi-window-without-virtual-nmis' },
       {
         rule: 'virtual NMIs 1, NMI-window exiting 1',
-        mutate: (v) => { orPin(v, PIN_BASED.NMI_EXITING | PIN_BASED.VIRTUAL_NMIS); orProc(v, CPU_BASED.NMI_WINDOW_EXITING); }, expect: 'pass',
+        mutate: (v) => { bits.pin(v, PIN_BASED.NMI_EXITING | PIN_BASED.VIRTUAL_NMIS); bits.proc(v, CPU_BASED.NMI_WINDOW_EXITING); }, expect: 'pass',
       },
     ]);
   });
 
   describe('test_pml', () => {
     cases('test_pml', 'controls', [
-      { rule: 'enable PML 1, enable EPT 0', mutate: (v) => { clrSec(v, SECONDARY.ENABLE_EPT); orSec(v, SECONDARY.ENABLE_PML); }, expect: 'pml-without-ept' },
-      { rule: 'enable PML 1, enable EPT 1', mutate: (v) => { orSec(v, SECONDARY.ENABLE_PML); }, expect: 'pass' },
-      { rule: 'enable PML, PML address = PAGE_SIZE - 1', mutate: (v) => { orSec(v, SECONDARY.ENABLE_PML); v.pml_address = PAGE_SIZE - 1n; }, expect: 'pml-address-invalid' },
-      { rule: 'enable PML, PML address = -1', mutate: (v) => { orSec(v, SECONDARY.ENABLE_PML); v.pml_address = U64_MAX; }, expect: 'pml-address-invalid' },
+      { rule: 'enable PML 1, enable EPT 0', mutate: (v) => { bits.sec(v, 0, SECONDARY.ENABLE_EPT); bits.sec(v, SECONDARY.ENABLE_PML); }, expect: 'pml-without-ept' },
+      { rule: 'enable PML 1, enable EPT 1', mutate: (v) => { bits.sec(v, SECONDARY.ENABLE_PML); }, expect: 'pass' },
+      { rule: 'enable PML, PML address = PAGE_SIZE - 1', mutate: (v) => { bits.sec(v, SECONDARY.ENABLE_PML); v.pml_address = PAGE_SIZE - 1n; }, expect: 'pml-address-invalid' },
+      { rule: 'enable PML, PML address = -1', mutate: (v) => { bits.sec(v, SECONDARY.ENABLE_PML); v.pml_address = U64_MAX; }, expect: 'pml-address-invalid' },
     ]);
   });
 
@@ -374,25 +348,25 @@ describe('vmx_controls_test', () => {
       { rule: 'EPTP bit MAXPHYADDR - 1 set', mutate: setEptp((e) => e | (TOP >> 1n)), expect: 'pass' },
       { rule: 'EPTP bit MAXPHYADDR set (reserved 63:N)', mutate: setEptp((e) => e | TOP), expect: 'eptp-address-illegal' },
       { rule: 'EPTP bit 63 set (reserved 63:N)', mutate: setEptp((e) => e | (1n << 63n)), expect: 'eptp-address-illegal' },
-      { rule: 'enable EPT 0, unrestricted guest 0', mutate: (v) => { clrSec(v, SECONDARY.ENABLE_EPT | SECONDARY.UNRESTRICTED_GUEST); }, expect: 'pass' },
+      { rule: 'enable EPT 0, unrestricted guest 0', mutate: (v) => { bits.sec(v, 0, SECONDARY.ENABLE_EPT | SECONDARY.UNRESTRICTED_GUEST); }, expect: 'pass' },
       {
         rule: 'enable EPT 0, unrestricted guest 1',
-        mutate: (v) => { clrSec(v, SECONDARY.ENABLE_EPT); orSec(v, SECONDARY.UNRESTRICTED_GUEST); }, expect: 'unrestricted-guest-without-ept',
+        mutate: (v) => { bits.sec(v, 0, SECONDARY.ENABLE_EPT); bits.sec(v, SECONDARY.UNRESTRICTED_GUEST); }, expect: 'unrestricted-guest-without-ept',
       },
-      { rule: 'enable EPT 1, unrestricted guest 1', mutate: (v) => { orSec(v, SECONDARY.UNRESTRICTED_GUEST); }, expect: 'pass' },
+      { rule: 'enable EPT 1, unrestricted guest 1', mutate: (v) => { bits.sec(v, SECONDARY.UNRESTRICTED_GUEST); }, expect: 'pass' },
     ]);
   });
 
   describe('test_vmx_preemption_timer', () => {
     cases('test_vmx_preemption_timer', 'controls', [
-      { rule: 'activate preemption timer 1, save timer 0', mutate: (v) => { orPin(v, PIN_BASED.VMX_PREEMPTION_TIMER); }, expect: 'pass' },
+      { rule: 'activate preemption timer 1, save timer 0', mutate: (v) => { bits.pin(v, PIN_BASED.VMX_PREEMPTION_TIMER); }, expect: 'pass' },
       {
         rule: 'activate preemption timer 1, save timer 1',
-        mutate: (v) => { orPin(v, PIN_BASED.VMX_PREEMPTION_TIMER); orExit(v, VM_EXIT.SAVE_VMX_PREEMPTION_TIMER); }, expect: 'pass',
+        mutate: (v) => { bits.pin(v, PIN_BASED.VMX_PREEMPTION_TIMER); bits.exit(v, VM_EXIT.SAVE_VMX_PREEMPTION_TIMER); }, expect: 'pass',
       },
       {
         rule: 'activate preemption timer 0, save timer 1',
-        mutate: (v) => { clrPin(v, PIN_BASED.VMX_PREEMPTION_TIMER); orExit(v, VM_EXIT.SAVE_VMX_PREEMPTION_TIMER); }, expect: 'save-preemption-timer-without-timer',
+        mutate: (v) => { bits.pin(v, 0, PIN_BASED.VMX_PREEMPTION_TIMER); bits.exit(v, VM_EXIT.SAVE_VMX_PREEMPTION_TIMER); }, expect: 'save-preemption-timer-without-timer',
       },
     ]);
   });
@@ -422,7 +396,7 @@ describe('vmx_controls_test', () => {
 
   describe('test_invalid_event_injection', () => {
     const ug = (cr0pe: boolean, info: number): Mutate => (v) => {
-      orSec(v, SECONDARY.UNRESTRICTED_GUEST);
+      bits.sec(v, SECONDARY.UNRESTRICTED_GUEST);
       v.guest_cr0 = cr0pe ? v.guest_cr0 | CR0.PE : v.guest_cr0 & ~(CR0.PE | CR0.PG);
       inject(info)(v);
     };
@@ -519,17 +493,17 @@ describe('vmx_host_state_area_test', () => {
 
   describe('test_host_efer', () => {
     cases('test_host_efer', 'host', [
-      { rule: 'load IA32_EFER 0, HOST_EFER reserved bit 1 set', mutate: (v) => { clrExit(v, VM_EXIT.LOAD_IA32_EFER); v.host_ia32_efer |= 2n; }, expect: 'pass' },
+      { rule: 'load IA32_EFER 0, HOST_EFER reserved bit 1 set', mutate: (v) => { bits.exit(v, 0, VM_EXIT.LOAD_IA32_EFER); v.host_ia32_efer |= 2n; }, expect: 'pass' },
       { rule: 'load IA32_EFER 1, HOST_EFER reserved bit 1 set', mutate: (v) => { v.host_ia32_efer |= 2n; }, expect: 'host-efer-invalid' },
       { rule: 'load IA32_EFER 1, HOST_EFER reserved bit 63 set', mutate: (v) => { v.host_ia32_efer |= 1n << 63n; }, expect: 'host-efer-invalid' },
       { rule: 'load IA32_EFER 1, host 64-bit, HOST_EFER.LMA 0', mutate: (v) => { v.host_ia32_efer &= ~EFER.LMA; }, expect: 'host-efer-lma-mismatch' },
       { rule: 'load IA32_EFER 1, host 64-bit, HOST_EFER.LME 0', mutate: (v) => { v.host_ia32_efer &= ~EFER.LME; }, expect: 'host-efer-lme-mismatch' },
-      { rule: 'load IA32_EFER 0, HOST_EFER.LMA 0 (unchecked)', mutate: (v) => { clrExit(v, VM_EXIT.LOAD_IA32_EFER); v.host_ia32_efer &= ~EFER.LMA; }, expect: 'pass' },
+      { rule: 'load IA32_EFER 0, HOST_EFER.LMA 0 (unchecked)', mutate: (v) => { bits.exit(v, 0, VM_EXIT.LOAD_IA32_EFER); v.host_ia32_efer &= ~EFER.LMA; }, expect: 'pass' },
     ]);
   });
 
   describe('test_load_host_pat', () => {
-    const pat = (on: boolean, val: bigint): Mutate => (v) => { if (on) orExit(v, VM_EXIT.LOAD_IA32_PAT); else clrExit(v, VM_EXIT.LOAD_IA32_PAT); v.host_ia32_pat = val; };
+    const pat = (on: boolean, val: bigint): Mutate => (v) => { if (on) bits.exit(v, VM_EXIT.LOAD_IA32_PAT); else bits.exit(v, 0, VM_EXIT.LOAD_IA32_PAT); v.host_ia32_pat = val; };
     cases('test_load_host_pat', 'host', [
       { rule: 'load IA32_PAT 0, HOST_PAT 0x80 << 56 (unchecked)', mutate: pat(false, 0x80n << 56n), expect: 'pass' },
       { rule: 'load IA32_PAT 1, HOST_PAT 0x01 (WC)', mutate: pat(true, 1n), expect: 'pass' },
@@ -556,7 +530,7 @@ describe('vmx_host_state_area_test', () => {
         // The legacy-host arm of the same rule (kvm-unit-tests only reaches it on a 32-bit L1).
         rule: 'HOST_SEL_SS = 0 with host address-space size 0',
         mutate: (v) => {
-          clrExit(v, VM_EXIT.HOST_ADDR_SPACE_SIZE); clrEntry(v, VM_ENTRY.IA32E_MODE); v.host_ia32_efer = 0n; v.host_ss_selector = 0;
+          bits.exit(v, 0, VM_EXIT.HOST_ADDR_SPACE_SIZE); bits.entry(v, 0, VM_ENTRY.IA32E_MODE); v.host_ia32_efer = 0n; v.host_ss_selector = 0;
         },
         expect: 'host-ss-selector-zero',
       },
@@ -565,7 +539,7 @@ describe('vmx_host_state_area_test', () => {
 
   describe('test_host_addr_size', () => {
     cases('test_host_addr_size', 'host', [
-      { rule: 'host address-space size 1 with IA-32e mode guest 1', mutate: (v) => { orEntry(v, VM_ENTRY.IA32E_MODE); }, expect: 'pass' },
+      { rule: 'host address-space size 1 with IA-32e mode guest 1', mutate: (v) => { bits.entry(v, VM_ENTRY.IA32E_MODE); }, expect: 'pass' },
       { rule: 'host address-space size 1 with HOST_CR4.PCIDE 1', mutate: (v) => { v.host_cr4 |= CR4.PCIDE; }, expect: 'pass' },
       { rule: 'host address-space size 1 with HOST_RIP bit 32 set (canonical)', mutate: (v) => { v.host_rip |= 1n << 32n; }, expect: 'pass' },
       { rule: 'host address-space size 1 with HOST_CR4.PAE 0', mutate: (v) => { v.host_cr4 &= ~CR4.PAE; }, expect: 'host-ia32e-without-pae' },
@@ -581,7 +555,7 @@ describe('vmx_host_state_area_test', () => {
   });
 
   describe('test_load_host_perf_global_ctrl', () => {
-    const pgc = (val: bigint): Mutate => (v) => { orExit(v, VM_EXIT.LOAD_IA32_PERF_GLOBAL_CTRL); v.host_ia32_perf_global_ctrl = val; };
+    const pgc = (val: bigint): Mutate => (v) => { bits.exit(v, VM_EXIT.LOAD_IA32_PERF_GLOBAL_CTRL); v.host_ia32_perf_global_ctrl = val; };
     cases('test_load_host_perf_global_ctrl', 'host', [
       { rule: 'load PERF_GLOBAL_CTRL 1, bit 7 (GP counter 7 of 8)', mutate: pgc(1n << 7n), expect: 'pass' },
       { rule: 'load PERF_GLOBAL_CTRL 1, bit 8 (no GP counter 8)', mutate: pgc(1n << 8n), expect: 'host-perf-global-ctrl-invalid' },
@@ -589,7 +563,7 @@ describe('vmx_host_state_area_test', () => {
       { rule: 'load PERF_GLOBAL_CTRL 1, bit 35 (no fixed counter 3)', mutate: pgc(1n << 35n), expect: 'host-perf-global-ctrl-invalid' },
       {
         rule: 'load PERF_GLOBAL_CTRL 0, bit 63 (unchecked)',
-        mutate: (v) => { clrExit(v, VM_EXIT.LOAD_IA32_PERF_GLOBAL_CTRL); v.host_ia32_perf_global_ctrl = 1n << 63n; }, expect: 'pass',
+        mutate: (v) => { bits.exit(v, 0, VM_EXIT.LOAD_IA32_PERF_GLOBAL_CTRL); v.host_ia32_perf_global_ctrl = 1n << 63n; }, expect: 'pass',
       },
     ]);
   });
@@ -601,7 +575,7 @@ describe('vmx_host_state_area_test', () => {
 describe('vmx_guest_state_area_test', () => {
   describe('test_guest_dr7', () => {
     const dr7 = (on: boolean, bit: bigint): Mutate => (v) => {
-      if (on) orEntry(v, VM_ENTRY.LOAD_DEBUG_CONTROLS); else clrEntry(v, VM_ENTRY.LOAD_DEBUG_CONTROLS);
+      if (on) bits.entry(v, VM_ENTRY.LOAD_DEBUG_CONTROLS); else bits.entry(v, 0, VM_ENTRY.LOAD_DEBUG_CONTROLS);
       v.guest_dr7 = 1n << bit;
     };
     cases('test_guest_dr7', 'guest', [
@@ -613,7 +587,7 @@ describe('vmx_guest_state_area_test', () => {
   });
 
   describe('test_load_guest_pat', () => {
-    const pat = (on: boolean, val: bigint): Mutate => (v) => { if (on) orEntry(v, VM_ENTRY.LOAD_IA32_PAT); else clrEntry(v, VM_ENTRY.LOAD_IA32_PAT); v.guest_ia32_pat = val; };
+    const pat = (on: boolean, val: bigint): Mutate => (v) => { if (on) bits.entry(v, VM_ENTRY.LOAD_IA32_PAT); else bits.entry(v, 0, VM_ENTRY.LOAD_IA32_PAT); v.guest_ia32_pat = val; };
     cases('test_load_guest_pat', 'guest', [
       { rule: 'load IA32_PAT 0, GUEST_PAT 0x02 (unchecked)', mutate: pat(false, 2n), expect: 'pass' },
       { rule: 'load IA32_PAT 1, GUEST_PAT 0x06 << 8 (WB)', mutate: pat(true, 6n << 8n), expect: 'pass' },
@@ -624,20 +598,20 @@ describe('vmx_guest_state_area_test', () => {
 
   describe('test_guest_efer', () => {
     cases('test_guest_efer', 'guest', [
-      { rule: 'load IA32_EFER 0, GUEST_EFER reserved bit 1 set (unchecked)', mutate: (v) => { clrEntry(v, VM_ENTRY.LOAD_IA32_EFER); v.guest_ia32_efer |= 2n; }, expect: 'pass' },
+      { rule: 'load IA32_EFER 0, GUEST_EFER reserved bit 1 set (unchecked)', mutate: (v) => { bits.entry(v, 0, VM_ENTRY.LOAD_IA32_EFER); v.guest_ia32_efer |= 2n; }, expect: 'pass' },
       { rule: 'load IA32_EFER 1, GUEST_EFER reserved bit 1 set', mutate: (v) => { v.guest_ia32_efer |= 2n; }, expect: 'guest-efer-invalid' },
       { rule: 'load IA32_EFER 1, GUEST_EFER reserved bit 40 set', mutate: (v) => { v.guest_ia32_efer |= 1n << 40n; }, expect: 'guest-efer-invalid' },
       { rule: 'load IA32_EFER 1, IA-32e mode guest 1, GUEST_EFER.LMA 0', mutate: (v) => { v.guest_ia32_efer &= ~EFER.LMA; }, expect: 'guest-efer-lma-mismatch' },
       { rule: 'load IA32_EFER 1, IA-32e mode guest 1, CR0.PG 1, GUEST_EFER.LME 0', mutate: (v) => { v.guest_ia32_efer &= ~EFER.LME; }, expect: 'guest-efer-lme-mismatch' },
       {
         rule: 'load IA32_EFER 1, IA-32e mode guest 0, GUEST_EFER.LMA 1',
-        mutate: (v) => { clrEntry(v, VM_ENTRY.IA32E_MODE); }, expect: 'guest-efer-lma-mismatch',
+        mutate: (v) => { bits.entry(v, 0, VM_ENTRY.IA32E_MODE); }, expect: 'guest-efer-lma-mismatch',
       },
     ]);
   });
 
   describe('test_load_guest_perf_global_ctrl', () => {
-    const pgc = (val: bigint): Mutate => (v) => { orEntry(v, VM_ENTRY.LOAD_IA32_PERF_GLOBAL_CTRL); v.guest_ia32_perf_global_ctrl = val; };
+    const pgc = (val: bigint): Mutate => (v) => { bits.entry(v, VM_ENTRY.LOAD_IA32_PERF_GLOBAL_CTRL); v.guest_ia32_perf_global_ctrl = val; };
     cases('test_load_guest_perf_global_ctrl', 'guest', [
       { rule: 'load PERF_GLOBAL_CTRL 1, bit 0 (GP counter 0)', mutate: pgc(1n), expect: 'pass' },
       { rule: 'load PERF_GLOBAL_CTRL 1, bit 8 (no GP counter 8)', mutate: pgc(1n << 8n), expect: 'guest-perf-global-ctrl-invalid' },
@@ -647,7 +621,7 @@ describe('vmx_guest_state_area_test', () => {
   });
 
   describe('test_load_guest_bndcfgs', () => {
-    const bnd = (on: boolean, val: bigint): Mutate => (v) => { if (on) orEntry(v, VM_ENTRY.LOAD_BNDCFGS); else clrEntry(v, VM_ENTRY.LOAD_BNDCFGS); v.guest_bndcfgs = val; };
+    const bnd = (on: boolean, val: bigint): Mutate => (v) => { if (on) bits.entry(v, VM_ENTRY.LOAD_BNDCFGS); else bits.entry(v, 0, VM_ENTRY.LOAD_BNDCFGS); v.guest_bndcfgs = val; };
     cases('test_load_guest_bndcfgs', 'guest', [
       { rule: 'load BNDCFGS 0, GUEST_BNDCFGS non-canonical (unchecked)', mutate: bnd(false, NONCANONICAL), expect: 'pass' },
       { rule: 'load BNDCFGS 0, GUEST_BNDCFGS reserved bits 11:2 set (unchecked)', mutate: bnd(false, 0xffcn), expect: 'pass' },

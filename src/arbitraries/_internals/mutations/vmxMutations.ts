@@ -8,6 +8,7 @@ import { CPU_BASED, PIN_BASED, SECONDARY, VM_ENTRY, VM_EXIT } from '../../../arc
 import { EPTP } from '../../../arch/vmx/eptp.ts';
 import { INTR_INFO } from '../../../arch/vmx/intr_info.ts';
 import type { Vmcs12 } from '../../../arch/vmx/vmcs12.ts';
+import { entry, exit, pin, proc, sec } from '../helpers/controlBits.ts';
 
 export interface VmxMutation {
   id: string;
@@ -25,11 +26,6 @@ const highAddrBit = (k: number): bigint => 1n << BigInt(52 + (k % 12));
 /** A non-canonical address for 48-bit (and, k ≥ 1, for 57-bit) linear addresses. */
 const nonCanonical = (k: number): bigint => pick([1n << 47n, 1n << 63n, 0x0000800000000000n | 0xfffn], k);
 
-const proc = (v: Vmcs12, on: number, off = 0): void => { v.cpu_based_vm_exec_control = ((v.cpu_based_vm_exec_control | on) & ~off) >>> 0; };
-const sec = (v: Vmcs12, on: number, off = 0): void => { v.secondary_vm_exec_control = ((v.secondary_vm_exec_control | on) & ~off) >>> 0; };
-const pin = (v: Vmcs12, on: number): void => { v.pin_based_vm_exec_control = (v.pin_based_vm_exec_control | on) >>> 0; };
-const exit = (v: Vmcs12, on: number, off = 0): void => { v.vm_exit_controls = ((v.vm_exit_controls | on) & ~off) >>> 0; };
-const entry = (v: Vmcs12, on: number, off = 0): void => { v.vm_entry_controls = ((v.vm_entry_controls | on) & ~off) >>> 0; };
 const setEptpField = (v: Vmcs12, mask: bigint, value: bigint): void => { v.ept_pointer = (v.ept_pointer & ~mask) | value; };
 const intr = (type: number, vector: number, extra = 0): number => (INTR_INFO.VALID | (type << INTR_INFO.TYPE_SHIFT) | vector | extra) >>> 0;
 /** A 32-bit L1 after the exit and a non-IA-32e L2 (host address-space size 0). */

@@ -176,8 +176,10 @@ export function nested_svm_vmrun(ctx: Ctx, race: RaceWrite | null): VmrunResult 
   const gate = nested_svm_check_permissions(ctx);
   if (gate) return { outcome: gate };
   if (has(p, 'svm-check-hsave')) {
+    // fb79f566e4c9: VMRUN #GPs when L1 never set MSR_VM_HSAVE_PA (spec §2.2 step 1).
     if (cc(t, 'vmrun-hsave-unset', v.nested.hsave_msr === 0n)) return { outcome: '#GP' };
   }
+  // nested_svm_vmrun: VMRUN in SMM is #UD (spec §2.2 step 2).
   if (cc(t, 'vmrun-in-smm', v.smm)) return { outcome: '#UD' };
   if (!v.nested.initialized) {
     t.warn('nested_svm_vmrun: !svm->nested.initialized');
@@ -186,6 +188,7 @@ export function nested_svm_vmrun(ctx: Ctx, race: RaceWrite | null): VmrunResult 
   let gpa = v.regs.rax;
   if (!is_64_bit_mode(ctx)) gpa &= 0xffffffffn;
   if (has(p, 'svm-vmcb12-map-gp')) {
+    // APM VMRUN: "#GP if rAX is not page aligned or beyond the physical address limit" (page_address_valid).
     if (cc(t, 'vmrun-vmcb12-gpa-invalid', !page_address_valid(gpa, v.maxphyaddr))) return { outcome: '#GP' };
   } else {
     // Older trees mapped the GPA's page (low bits dropped); an illegal GFN was -EINVAL → #GP and
@@ -200,6 +203,7 @@ export function nested_svm_vmrun(ctx: Ctx, race: RaceWrite | null): VmrunResult 
   }
   const unified = has(p, 'svm-unified-vmrun-failure');
   const r = nested_svm_copy_vmcb12_to_cache(ctx, gpa, race, !unified);
+  // A vmcb12 outside every memslot cannot be mapped: -EFAULT (spec §2.2 step 6).
   if (cc(t, 'vmrun-vmcb12-unmappable', r === -14)) {
     // kvm_handle_memory_failure: exit to userspace, RIP not advanced.
     return { outcome: 'userspace-exit', reason: 'KVM_EXIT_INTERNAL_ERROR (vmcb12 unmappable)' };
