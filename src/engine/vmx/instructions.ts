@@ -18,7 +18,7 @@ import { decodeVmxMisc, controlMsr, fixedBitsValid } from '../../arch/vmx/caps.t
 import { isReadOnlyField } from '../../arch/vmx/encoding.ts';
 import { fieldByEncoding, VMCS } from '../../arch/vmx/fields.ts';
 import { VMCS12_REVISION, vmcs12Get, vmcs12Set, zeroVmcs12 } from '../../arch/vmx/vmcs12.ts';
-import type { Profile } from '../profiles.ts';
+import { has, type Profile } from '../profiles.ts';
 import { cc, type Trace } from '../trace.ts';
 import { cloneVmcsRegion, FEAT_CTL, INVALID_GPA, type VmcsRegion, type VmxVcpu } from './vcpu.ts';
 
@@ -66,6 +66,12 @@ const CR0_PE = 1n << 0n;
 const CR4_VMXE = 1n << 13n;
 const EFER_LMA = 1n << 10n;
 const RFLAGS_VM = 1n << 17n;
+const RFLAGS_TF = 1n << 8n;
+const DB_VECTOR = 1;
+/** DR6 bits (SDM §18.2.3; KVM DR6_BS, DR_TRAP_BITS, DR6_ACTIVE_LOW). */
+const DR6_BS = 1n << 14n;
+const DR_TRAP_BITS = 0xfn;
+const DR6_ACTIVE_LOW = 0xffff0ff0n;
 const PAGE_MASK = 0xfffn;
 const DEFAULT_INSN_LEN = 3;
 
@@ -80,29 +86,38 @@ function u64(x: unknown): bigint {
   return 0n;
 }
 
-/** kvm_skip_emulated_instruction: RIP past the instruction (wrapping at 32 bits outside 64-bit mode). */
+/**
+ * kvm_skip_emulated_instruction: RIP past the instruction (wrapping at 32 bits outside 64-bit mode);
+ * with RFLAGS.TF set, kvm_vcpu_do_singlestep queues the single-step #DB (payload DR6.BS, SDM §18.2.3),
+ * which updates DR6 as it is delivered (kvm_deliver_exception_payload: trap bits 3:0 cleared, the
+ * active-low bits set, then the payload).
+ */
 function skipInstruction(v: VmxVcpu, op: InsnLen): void {
   const n = op.insn_len;
   const len = typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= 15 ? n : DEFAULT_INSN_LEN;
   v.rip = BigInt.asUintN(is64BitMode(v) ? 64 : 32, u64(v.rip) + BigInt(len));
+  if ((u64(v.rflags) & RFLAGS_TF) !== 0n) {
+    v.exception = { vector: DB_VECTOR, payload: DR6_BS };
+    v.dr6 = (u64(v.dr6) & ~DR_TRAP_BITS) | DR6_ACTIVE_LOW | DR6_BS;
+  }
 }
 
 /** nested_vmx_succeed: CF, PF, AF, ZF, SF and OF cleared. */
-function nested_vmx_succeed(v: VmxVcpu, op: InsnLen, value?: bigint): VmxInsnResult {
+export function nested_vmx_succeed(v: VmxVcpu, op: InsnLen, value?: bigint): VmxInsnResult {
   v.rflags = u64(v.rflags) & ~ARITH_FLAGS;
   skipInstruction(v, op);
   return value === undefined ? { outcome: 'vmsucceed' } : { outcome: 'vmsucceed', value };
 }
 
 /** nested_vmx_failInvalid: CF = 1, PF AF ZF SF OF = 0; no error number. */
-function nested_vmx_failInvalid(v: VmxVcpu, op: InsnLen): VmxInsnResult {
+export function nested_vmx_failInvalid(v: VmxVcpu, op: InsnLen): VmxInsnResult {
   v.rflags = (u64(v.rflags) & ~ARITH_FLAGS) | X86_EFLAGS.CF;
   skipInstruction(v, op);
   return { outcome: 'vmfail-invalid' };
 }
 
 /** nested_vmx_failValid: ZF = 1, CF PF AF SF OF = 0; vmcs12.vm_instruction_error = error. */
-function nested_vmx_failValid(ctx: VmxInsnCtx, op: InsnLen, error: number): VmxInsnResult {
+export function nested_vmx_failValid(ctx: VmxInsnCtx, op: InsnLen, error: number): VmxInsnResult {
   const v = ctx.v;
   v.rflags = (u64(v.rflags) & ~ARITH_FLAGS) | X86_EFLAGS.ZF;
   get_vmcs12(ctx).vmcs12.vm_instruction_error = error;
@@ -114,13 +129,13 @@ function nested_vmx_failValid(ctx: VmxInsnCtx, op: InsnLen, error: number): VmxI
  * nested_vmx_fail: "VMfail" of the SDM pseudocode: VMfailInvalid without a current VMCS (the error
  * number has nowhere to go), VMfailValid(error) with one.
  */
-function nested_vmx_fail(ctx: VmxInsnCtx, op: InsnLen, error: number): VmxInsnResult {
+export function nested_vmx_fail(ctx: VmxInsnCtx, op: InsnLen, error: number): VmxInsnResult {
   if (ctx.v.vmx.current_vmptr === INVALID_GPA) return nested_vmx_failInvalid(ctx.v, op);
   return nested_vmx_failValid(ctx, op, error);
 }
 
 /** get_vmcs12: the cached current VMCS. A valid current_vmptr without a cache can't happen: WARN, use zeros. */
-function get_vmcs12(ctx: VmxInsnCtx): VmcsRegion {
+export function get_vmcs12(ctx: VmxInsnCtx): VmcsRegion {
   const vmx = ctx.v.vmx;
   if (vmx.cached_vmcs12 === null) {
     ctx.t.warn('get_vmcs12-no-cached-vmcs12', { current_vmptr: vmx.current_vmptr });
@@ -141,7 +156,7 @@ function readRevision(v: VmxVcpu, gpa: bigint): number {
 }
 
 /** nested_release_vmcs12: write the cached vmcs12 back to L1 memory; no current VMCS afterwards. */
-function nested_release_vmcs12(ctx: VmxInsnCtx): void {
+export function nested_release_vmcs12(ctx: VmxInsnCtx): void {
   const vmx = ctx.v.vmx;
   if (vmx.current_vmptr === INVALID_GPA) return;
   vmx.vmcs12s.set(vmx.current_vmptr, cloneVmcsRegion(get_vmcs12(ctx)));
@@ -150,7 +165,7 @@ function nested_release_vmcs12(ctx: VmxInsnCtx): void {
 }
 
 /** free_nested: leave VMX operation. */
-function free_nested(ctx: VmxInsnCtx): void {
+export function free_nested(ctx: VmxInsnCtx): void {
   nested_release_vmcs12(ctx);
   const vmx = ctx.v.vmx;
   vmx.vmxon = false;
@@ -183,10 +198,11 @@ function vmxModeUd(ctx: VmxInsnCtx, vmxon: boolean): boolean {
 }
 
 /** nested_vmx_check_permission after the mode gates: #UD outside VMX operation, #GP(0) at CPL > 0. */
-function nested_vmx_check_permission(ctx: VmxInsnCtx): VmxInsnResult | null {
+export function nested_vmx_check_permission(ctx: VmxInsnCtx): VmxInsnResult | null {
   if (vmxModeUd(ctx, false)) return { outcome: '#UD' };
-  // nested_vmx_check_permission: "if (vmx_get_cpl(vcpu)) { kvm_inject_gp(vcpu, 0)".
-  if (cc(ctx.t, 'vmx-insn-cpl-nonzero', ctx.v.cpl !== 0)) return { outcome: '#GP' };
+  // nested_vmx_check_permission: "if (vmx_get_cpl(vcpu)) { kvm_inject_gp(vcpu, 0)" (CVE-2018-12904:
+  // before 727ba748e110 KVM emulated VMX instructions for a CPL-3 L1).
+  if (cc(ctx.t, 'vmx-insn-cpl-nonzero', has(ctx.p, 'vmx-insn-cpl-check') && ctx.v.cpl !== 0)) return { outcome: '#GP' };
   return null;
 }
 
@@ -196,7 +212,7 @@ export function handle_vmxon(ctx: VmxInsnCtx, op: VmxPtrOperand): VmxInsnResult 
   if (vmxModeUd(ctx, true)) return { outcome: '#UD' };
   // handle_vmxon: "CPL=0 and all other checks that are lower priority than VM-Exit must be checked
   // manually": vmx_get_cpl(vcpu) ⇒ #GP(0).
-  if (cc(t, 'vmx-insn-cpl-nonzero', v.cpl !== 0)) return { outcome: '#GP' };
+  if (cc(t, 'vmx-insn-cpl-nonzero', has(ctx.p, 'vmx-insn-cpl-check') && v.cpl !== 0)) return { outcome: '#GP' };
   // SDM: "ELSE VMfail("VMXON executed in VMX root operation")" (VMXERR 15, VMXON_IN_VMX_ROOT_OPERATION).
   if (cc(t, 'vmxon-in-vmx-root-operation', v.vmx.vmxon === true)) return nested_vmx_fail(ctx, op, VMXERR.VMXON_IN_VMX_ROOT_OPERATION);
   // handle_vmxon: !nested_host_cr0_valid / !nested_host_cr4_valid ⇒ #GP(0); SDM: "the values of CR0

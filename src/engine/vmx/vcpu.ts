@@ -56,6 +56,9 @@ export interface VmxVcpu {
   cs_l: boolean;
   rflags: bigint;
   rip: bigint;
+  dr6: bigint;
+  /** The exception queued for L1 by the instruction (the single-step #DB of a trapped VMX instruction). */
+  exception: { vector: number; payload?: bigint } | null;
   /** L1's IA32_FEATURE_CONTROL (vmx->msr_ia32_feature_control). */
   msr_ia32_feature_control: bigint;
   /** In SMM: KVM leaves VMX operation on SMM entry and refuses CR4.VMXE there (vmx_is_valid_cr4). */
@@ -85,6 +88,8 @@ export function newVmxVcpu(opts: NewVmxVcpuOpts = {}): VmxVcpu {
     cs_l: true,
     rflags: 0x2n,
     rip: 0x1000n,
+    dr6: 0xffff0ff0n,
+    exception: null,
     msr_ia32_feature_control: FEAT_CTL.LOCKED | FEAT_CTL.VMX_ENABLED_OUTSIDE_SMX,
     smm: false,
     maxphyaddr: 46,

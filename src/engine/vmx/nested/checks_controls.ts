@@ -10,6 +10,7 @@ import { CPU_BASED, PIN_BASED, SECONDARY, VM_EXIT, VMFUNC_CONTROLS } from '../..
 import { EPTP } from '../../../arch/vmx/eptp.ts';
 import { INTR_INFO, INTR_TYPE } from '../../../arch/vmx/intr_info.ts';
 import type { Vmcs12 } from '../../../arch/vmx/vmcs12.ts';
+import { has } from '../../profiles.ts';
 import { cc } from '../../trace.ts';
 import { kvm_vcpu_is_legal_gpa, page_address_valid } from '../../x86.ts';
 import type { VmxCheckCtx } from '../ctx.ts';
@@ -273,7 +274,7 @@ export function nested_vmx_check_msr_switch(ctx: VmxCheckCtx, count: number, add
   const m = ctx.guest.maxphyaddr;
   // Note, the SDM only recommends at most 512 * (MISC[27:25] + 1) entries ("undefined behaviour");
   // KVM (nested_vmx_max_atomic_switch_msrs) fails the entry early instead.
-  if (cc(t, `${idPrefix}-count-too-high`, n > miscOf(ctx.caps).maxMsrListSize)) return false;
+  if (cc(t, `${idPrefix}-count-too-high`, has(ctx.p, 'vmx-check-msr-list-count') && n > miscOf(ctx.caps).maxMsrListSize)) return false;
   // SDM §27.2.1.2: "bits 3:0 of the address must be 0".
   if (cc(t, `${idPrefix}-addr-misaligned`, (a & 0xfn) !== 0n)) return false;
   // SDM §27.2.1.2: "the address should not set any bits beyond the physical-address width".
@@ -335,7 +336,7 @@ export function nested_check_vm_entry_controls(ctx: VmxCheckCtx, v: Vmcs12): boo
       if (cc(t, 'entry-error-code-mismatch', hasErrorCode !== x86_exception_has_error_code(vector))) return false;
     }
     // SDM §27.2.1.3: "if deliver error code is 1, bits 31:16 of the VM-entry exception error code must be 0".
-    if (cc(t, 'entry-error-code-high-bits', hasErrorCode && (u32(v.vm_entry_exception_error_code) & 0xffff0000) !== 0)) return false;
+    if (cc(t, 'entry-error-code-high-bits', has(ctx.p, 'vmx-check-error-code-high-bits') && hasErrorCode && (u32(v.vm_entry_exception_error_code) & 0xffff0000) !== 0)) return false;
     // SDM §27.2.1.3: "reserved bits 30:12 of the VM-entry interruption-information field must be 0".
     if (cc(t, 'entry-intr-info-reserved-bits', (info & INTR_INFO.RESVD_BITS_MASK) !== 0)) return false;
 

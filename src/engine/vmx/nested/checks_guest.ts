@@ -9,6 +9,7 @@ import { CPU_BASED, SECONDARY, VM_ENTRY } from '../../../arch/vmx/controls.ts';
 import { ENTRY_FAIL } from '../../../arch/vmx/errors.ts';
 import { fixedBitsValid } from '../../../arch/vmx/caps.ts';
 import { VMCS12_REVISION, type Vmcs12 } from '../../../arch/vmx/vmcs12.ts';
+import { has } from '../../profiles.ts';
 import { cc } from '../../trace.ts';
 import { __kvm_is_valid_cr4, kvm_dr7_valid, kvm_pat_valid, kvm_valid_efer, page_address_valid } from '../../x86.ts';
 import type { VmxCheckCtx } from '../ctx.ts';
@@ -112,7 +113,7 @@ export function nested_vmx_check_guest_state(ctx: VmxCheckCtx, v: Vmcs12, readLi
   // (unrestricted guest relaxes PE and PG); likewise CR4, plus KVM's CPUID-reserved CR4 bits.
   if (cc(t, 'guest-cr0-fixed-bits', !nested_guest_cr0_valid(ctx, v, cr0))) return fail(ENTRY_FAIL.DEFAULT);
   if (cc(t, 'guest-cr4-fixed-bits', !fixedBitsValid(cr4, ctx.caps.cr4Fixed0, ctx.caps.cr4Fixed1))) return fail(ENTRY_FAIL.DEFAULT);
-  if (cc(t, 'guest-cr4-reserved', !__kvm_is_valid_cr4(cr4, g))) return fail(ENTRY_FAIL.DEFAULT);
+  if (cc(t, 'guest-cr4-reserved', has(ctx.p, 'vmx-check-kvm-cr4-reserved') && !__kvm_is_valid_cr4(cr4, g))) return fail(ENTRY_FAIL.DEFAULT);
 
   // §27.3.1.1: "If bit 23 in the CR4 field (CET) is 1, bit 16 in the CR0 field (WP) must also be 1."
   if (cc(t, 'guest-cet-without-wp', (cr4 & CR4.CET) !== 0n && (cr0 & CR0.WP) === 0n)) return fail(ENTRY_FAIL.DEFAULT);
@@ -140,11 +141,12 @@ export function nested_vmx_check_guest_state(ctx: VmxCheckCtx, v: Vmcs12, readLi
 
   // §27.3.1.1: "If bit 31 in the CR0 field (corresponding to PG) is 1, bit 0 in that field (PE) must
   // also be 1" (KVM: CVE-2023-30456 fix; unrestricted guest lets both be 0, never PG alone).
-  if (cc(t, 'guest-cr0-pg-without-pe', (cr0 & (CR0.PG | CR0.PE)) === CR0.PG)) return fail(ENTRY_FAIL.DEFAULT);
+  const cve_2023_30456 = has(ctx.p, 'vmx-check-cr0-pg-pe-ia32e');
+  if (cc(t, 'guest-cr0-pg-without-pe', cve_2023_30456 && (cr0 & (CR0.PG | CR0.PE)) === CR0.PG)) return fail(ENTRY_FAIL.DEFAULT);
   // §27.3.1.1: "If the IA-32e mode guest VM-entry control is 1, bit 5 in the CR4 field (PAE) must
   // be 1" and, with it, paging must be on (CVE-2023-30456: IA-32e needs CR0.PG even under UG).
-  if (cc(t, 'guest-ia32e-without-pae', ia32e && (cr4 & CR4.PAE) === 0n)) return fail(ENTRY_FAIL.DEFAULT);
-  if (cc(t, 'guest-ia32e-without-pg', ia32e && (cr0 & CR0.PG) === 0n)) return fail(ENTRY_FAIL.DEFAULT);
+  if (cc(t, 'guest-ia32e-without-pae', cve_2023_30456 && ia32e && (cr4 & CR4.PAE) === 0n)) return fail(ENTRY_FAIL.DEFAULT);
+  if (cc(t, 'guest-ia32e-without-pg', cve_2023_30456 && ia32e && (cr0 & CR0.PG) === 0n)) return fail(ENTRY_FAIL.DEFAULT);
 
   // §27.3.1.1: "If the load IA32_EFER VM-entry control is 1 ... Bits reserved in the IA32_EFER MSR
   // must be 0. Bit 10 (LMA) must equal the IA-32e mode guest VM-entry control. It must also be

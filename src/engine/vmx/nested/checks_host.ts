@@ -9,6 +9,7 @@ import { CR0, CR4, EFER } from '../../../arch/svm/defs.ts';
 import { VM_ENTRY, VM_EXIT } from '../../../arch/vmx/controls.ts';
 import { fixedBitsValid } from '../../../arch/vmx/caps.ts';
 import type { Vmcs12 } from '../../../arch/vmx/vmcs12.ts';
+import { has } from '../../profiles.ts';
 import { cc } from '../../trace.ts';
 import { __kvm_is_valid_cr4, kvm_pat_valid, kvm_valid_efer, kvm_vcpu_is_legal_cr3 } from '../../x86.ts';
 import type { VmxCheckCtx } from '../ctx.ts';
@@ -129,7 +130,7 @@ export function nested_vmx_check_host_state(ctx: VmxCheckCtx, v: Vmcs12): boolea
   // §27.2.2: likewise for CR4 (IA32_VMX_CR4_FIXED0/1) ...
   if (cc(t, 'host-cr4-fixed-bits', !fixedBitsValid(cr4, caps.cr4Fixed0, caps.cr4Fixed1))) return false;
   // ... and KVM adds the guest-CPUID reserved CR4 bits (nested_host_cr4_valid → __kvm_is_valid_cr4).
-  if (cc(t, 'host-cr4-reserved', !__kvm_is_valid_cr4(cr4, g))) return false;
+  if (cc(t, 'host-cr4-reserved', has(ctx.p, 'vmx-check-kvm-cr4-reserved') && !__kvm_is_valid_cr4(cr4, g))) return false;
   // §27.2.2: "bits in the CR3 field beyond the processor's physical-address width must be 0".
   if (cc(t, 'host-cr3-illegal', !kvm_vcpu_is_legal_cr3(BigInt.asUintN(64, v.host_cr3), ctx.guest.maxphyaddr, g))) return false;
 
