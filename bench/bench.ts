@@ -1,21 +1,28 @@
 // npm run bench [-- --json] [-- --quick]: throughput and detection figures for issue #3.
-//  - engine VMRUN emulations/s (valid base; generated mix)
+//  - engine VMRUN emulations/s (valid base; generated mix), VMLAUNCH emulations/s (likewise, nested VMX)
 //  - property runs/s (generation + engine + predicate), per property on kvm-next
 //  - per bug profile, over 5 seeds: median time and runs to first detection, shrunk size
 //  - baselines on the same bug profiles: uniform-random VMCB page, AFL-style byte havoc on the valid
-//    page; each baseline's median detection time as a ratio to nestfuzz's (budget when not found)
+//    page; each baseline's median detection time as a ratio to nestfuzz's (budget when not found).
+//    For VMX bug profiles the "page" is vmcs12's fields packed in encoding order (each at its width).
 
 import fc from 'fast-check';
 import seedrandom from 'seedrandom';
 import { decodeVmcb, encodeVmcb } from '../src/arch/svm/codec.ts';
 import { buildCase, svmCase } from '../src/arbitraries/scenario.ts';
+import { buildVmxCase, vmxCase } from '../src/arbitraries/vmxScenario.ts';
 import { DEFAULT_BASE } from '../src/arbitraries/_internals/builders/baseScenario.ts';
+import { DEFAULT_VMX_BASE } from '../src/arbitraries/_internals/builders/baseVmxScenario.ts';
+import { VMCS12_FIELDS } from '../src/arch/vmx/fields.ts';
+import { fieldStoredValue, storageBits, vmcs12FieldValue, zeroVmcs12, type Vmcs12 } from '../src/arch/vmx/vmcs12.ts';
 import { caseDifferences, revertToBase } from '../src/campaign/shrink.ts';
 import { bugProfiles, getProfile } from '../src/engine/profile_list.ts';
 import type { Profile } from '../src/engine/profiles.ts';
 import { run } from '../src/engine/svm/run.ts';
+import { runVmx } from '../src/engine/vmx/run.ts';
+import { validVmxScenario } from '../src/engine/vmx/scenario_base.ts';
 import { PROPERTY_LIST, getProperty } from '../properties/index.ts';
-import type { NestfuzzProperty, PropertyContext, SvmCase } from '../properties/types.ts';
+import type { AnyCase, NestfuzzProperty, PropertyContext } from '../properties/types.ts';
 
 const args = new Set(process.argv.slice(2));
 const json = args.has('--json');
@@ -55,6 +62,14 @@ const engineMix = (() => {
   return rate(() => run(mix[mi++ % mix.length], kvmNext), 2000);
 })();
 
+const vmxValid = validVmxScenario();
+const vmlaunchValid = rate(() => runVmx(vmxValid, kvmNext), 2000);
+const vmlaunchMix = (() => {
+  const mix = fc.sample(vmxCase(), { numRuns: 5000, seed: 42 }).map((c) => c.scenario);
+  let mi = 0;
+  return rate(() => runVmx(mix[mi++ % mix.length], kvmNext), 2000);
+})();
+
 // ---- near-boundary reach: share of generated runs that evaluate / fail each check (kvm-next) ----
 const reach = new Map<string, { evaluated: number; failed: number }>();
 const reachCount = quick ? 5000 : 20000;
@@ -91,13 +106,14 @@ const propertyMedian = median(Object.values(propertyRates));
 // ---- detection per bug profile ----
 interface Detection {
   profile: string;
+  arch: 'svm' | 'vmx';
   property: string;
   found: number;
   medianMs: number;
   medianRuns: number;
   medianShrunkDiffs: number;
   baselineBudgetMs: number;
-  /** Fields outside vmcb12 the shrunk counterexample needs (then no VMCB-page baseline can reach it). */
+  /** Fields outside vmcb12 / vmcs12 the shrunk counterexample needs (then no page baseline can reach it). */
   needsOutsideVmcb12: string[];
   /** Median baseline detection time; equal to the budget when it found nothing (ratio is then a lower bound); Infinity when out of reach. */
   baselineRandomMs: number;
@@ -107,12 +123,44 @@ interface Detection {
 }
 
 const defaultCase = buildCase(DEFAULT_BASE, []);
+const defaultVmxCase = buildVmxCase({ ...DEFAULT_VMX_BASE }, []);
+
+/** The baselines' starting point for a flavour: default L1, plain entry, empty L2 program. */
+function defaultCaseFor(arch: 'svm' | 'vmx'): AnyCase {
+  return arch === 'vmx' ? defaultVmxCase : defaultCase;
+}
+
+/** vmcs12 as bytes: every field in encoding order at its storage width, little-endian. */
+const VMCS12_PACKED_SIZE = VMCS12_FIELDS.reduce((n, f) => n + storageBits(f) / 8, 0);
+
+function packVmcs12(v: Vmcs12): Uint8Array {
+  const b = new Uint8Array(VMCS12_PACKED_SIZE);
+  let off = 0;
+  for (const f of VMCS12_FIELDS) {
+    let x = vmcs12FieldValue(v, f);
+    for (let i = 0; i < storageBits(f) / 8; i++, x >>= 8n) b[off++] = Number(x & 0xffn);
+  }
+  return b;
+}
+
+function unpackVmcs12(b: Uint8Array): Vmcs12 {
+  const v = zeroVmcs12() as unknown as Record<string, bigint | number>;
+  let off = 0;
+  for (const f of VMCS12_FIELDS) {
+    const n = storageBits(f) / 8;
+    let x = 0n;
+    for (let i = n - 1; i >= 0; i--) x = (x << 8n) | BigInt(b[off + i]);
+    off += n;
+    v[f.name] = fieldStoredValue(f, x);
+  }
+  return v as unknown as Vmcs12;
+}
 
 /** nestfuzz: fc.check until the first failure (no shrinking), then revertToBase for the size. */
 function detect(p: NestfuzzProperty, profile: Profile, seed: number): { ms: number; runs: number; diffs: number; paths: string[] } | null {
   const ctx = ctxFor(p, profile);
   let runs = 0;
-  let first: SvmCase | null = null;
+  let first: AnyCase | null = null;
   const t0 = performance.now();
   fc.check(fc.property(p.arbitrary(), (c) => {
     runs++;
@@ -121,62 +169,84 @@ function detect(p: NestfuzzProperty, profile: Profile, seed: number): { ms: numb
     return ok;
   }), { numRuns: 1e9, seed, interruptAfterTimeLimit: DETECT_BUDGET_MS, markInterruptAsFailure: false, endOnFailure: true });
   const ms = performance.now() - t0;
-  if (!first) return null;
-  const shrunk = revertToBase(first, (c) => !p.predicate(c, ctx).ok).case;
+  const found = first as AnyCase | null;
+  if (!found) return null;
+  const shrunk = revertToBase(found, (c) => !p.predicate(c, ctx).ok).case;
   // Judged against the baselines' own starting point (default L1, VMRUN, empty L2 program): what
   // besides vmcb12 the counterexample needs.
-  const towardDefault = revertToBase({ ...(first as SvmCase), base: defaultCase.scenario }, (c) => !p.predicate(c, ctx).ok).case;
+  const towardDefault = revertToBase({ ...found, base: defaultCaseFor(found.scenario.arch).scenario } as AnyCase, (c) => !p.predicate(c, ctx).ok).case;
   const vsDefault = caseDifferences(towardDefault);
   return { ms, runs, diffs: caseDifferences(shrunk).length, paths: vsDefault.map((x) => x.path.join('.')) };
 }
 
-/** A baseline: pages from `next()` as vmcb12 on the default L1, judged by the same invariant. */
-function baseline(p: NestfuzzProperty, profile: Profile, seed: number, next: (rng: seedrandom.PRNG) => Uint8Array, budgetMs: number): number {
+type PageGen = (rng: seedrandom.PRNG, arch: 'svm' | 'vmx') => Uint8Array;
+
+/**
+ * A baseline: pages from `next()` as vmcb12 (SVM) or as packed vmcs12 (VMX) on the default L1,
+ * judged by the same invariant.
+ */
+function baseline(p: NestfuzzProperty, profile: Profile, arch: 'svm' | 'vmx', seed: number, next: PageGen, budgetMs: number): number {
   const ctx = ctxFor(p, profile);
   const rng = seedrandom(`baseline-${seed}`);
-  const base = buildCase(DEFAULT_BASE, []);
+  const base = arch === 'vmx' ? buildVmxCase({ ...DEFAULT_VMX_BASE }, []) : buildCase(DEFAULT_BASE, []);
   const t0 = performance.now();
   while (performance.now() - t0 < budgetMs) {
     for (let i = 0; i < 20; i++) {
-      const scenario = { ...base.scenario, vmcb12: decodeVmcb(next(rng)) };
-      if (!p.predicate({ ...base, scenario, mutations: [] }, ctx).ok) return performance.now() - t0;
+      const page = next(rng, arch);
+      const c: AnyCase = base.scenario.arch === 'vmx'
+        ? { ...base, scenario: { ...base.scenario, vmcs12: unpackVmcs12(page) }, mutations: [] } as AnyCase
+        : { ...base, scenario: { ...base.scenario, vmcb12: decodeVmcb(page) }, mutations: [] } as AnyCase;
+      if (!p.predicate(c, ctx).ok) return performance.now() - t0;
     }
   }
   return budgetMs;
 }
 
-const uniformPage = (rng: seedrandom.PRNG): Uint8Array => {
-  const b = new Uint8Array(4096);
-  for (let i = 0; i < 4096; i += 4) {
+const uniformPage: PageGen = (rng, arch) => {
+  const size = arch === 'vmx' ? VMCS12_PACKED_SIZE : 4096;
+  const b = new Uint8Array(size + 3);
+  for (let i = 0; i < size; i += 4) {
     const w = rng.int32();
     b[i] = w & 0xff; b[i + 1] = (w >>> 8) & 0xff; b[i + 2] = (w >>> 16) & 0xff; b[i + 3] = (w >>> 24) & 0xff;
   }
-  return b;
+  return b.subarray(0, size);
 };
 
 const validPage = encodeVmcb(buildCase(DEFAULT_BASE, []).scenario.vmcb12);
+const validVmcs12Page = (() => {
+  const s = defaultVmxCase.scenario;
+  if (s.arch !== 'vmx') throw new Error('bench: the default VMX case is not a VMX scenario');
+  return packVmcs12(s.vmcs12);
+})();
 const INTERESTING = [0x00, 0x01, 0x7f, 0x80, 0xff];
 /** AFL-style havoc: 1–8 stacked bit flips, interesting bytes, random bytes, 32/64-bit extremes. */
-const havocPage = (rng: seedrandom.PRNG): Uint8Array => {
-  const b = validPage.slice();
+const havocPage: PageGen = (rng, arch) => {
+  const b = (arch === 'vmx' ? validVmcs12Page : validPage).slice();
+  const span = arch === 'vmx' ? b.length : 0x700;
   const n = 1 + Math.floor(rng() * 8);
   for (let k = 0; k < n; k++) {
-    const off = Math.floor(rng() * 0x700);
+    const off = Math.floor(rng() * span);
     switch (Math.floor(rng() * 4)) {
       case 0: b[off] ^= 1 << Math.floor(rng() * 8); break;
       case 1: b[off] = INTERESTING[Math.floor(rng() * INTERESTING.length)]; break;
       case 2: b[off] = Math.floor(rng() * 256); break;
-      default: for (let i = 0; i < 4 && off + i < 4096; i++) b[off + i] = rng() < 0.5 ? 0 : 0xff;
+      default: for (let i = 0; i < 4 && off + i < b.length; i++) b[off + i] = rng() < 0.5 ? 0 : 0xff;
     }
   }
   return b;
 };
 
 const detections: Detection[] = [];
+/** Bug profiles whose catching property is not registered (yet): listed, not measured. */
+const unmeasured: Array<{ profile: string; arch: string; caughtBy: string[] }> = [];
 for (const profile of bugProfiles()) {
-  const propId = profile.caughtBy?.[0];
-  const p = propId ? getProperty(propId) : undefined;
-  if (!p) continue;
+  const arch = profile.arch ?? 'svm';
+  // The first registered property of the flavour that is expected to catch it.
+  const p = (profile.caughtBy ?? []).map((id) => getProperty(id)).find((q) => q !== undefined && q.area === arch);
+  if (!p) {
+    unmeasured.push({ profile: profile.name, arch, caughtBy: [...(profile.caughtBy ?? [])] });
+    continue;
+  }
   const results = SEEDS.map((s) => detect(p, profile, s));
   const found = results.filter((r) => r !== null) as { ms: number; runs: number; diffs: number; paths: string[] }[];
   const times = results.map((r) => (r ? r.ms : DETECT_BUDGET_MS));
@@ -185,15 +255,16 @@ for (const profile of bugProfiles()) {
   // counterexample needs anything else (L1 state, a race, SMM, SET_NESTED_STATE, L2 code) is out
   // of its reach by construction.
   // Reachable when at least one seed's counterexample reduces to vmcb12 fields alone.
-  const vmcb12Only = found.some((r) => r.paths.every((x) => x.startsWith('scenario.vmcb12.')));
-  const outside = vmcb12Only ? [] : [...new Set(found.flatMap((r) => r.paths).filter((x) => !x.startsWith('scenario.vmcb12.')))];
+  const pagePrefix = arch === 'vmx' ? 'scenario.vmcs12.' : 'scenario.vmcb12.';
+  const vmcb12Only = found.some((r) => r.paths.every((x) => x.startsWith(pagePrefix)));
+  const outside = vmcb12Only ? [] : [...new Set(found.flatMap((r) => r.paths).filter((x) => !x.startsWith(pagePrefix)))];
   // Budget: 100× nestfuzz's median (at least BASELINE_BUDGET_MS), so "not found" proves ≥100×.
   const budget = Math.min(quick ? BASELINE_BUDGET_MS : 30_000, Math.max(BASELINE_BUDGET_MS, 100 * medianMs));
   const seeds = SEEDS.slice(0, quick ? 1 : 3);
-  const rnd = outside.length ? Infinity : median(seeds.map((s) => baseline(p, profile, s, uniformPage, budget)));
-  const hav = outside.length ? Infinity : median(seeds.map((s) => baseline(p, profile, s, havocPage, budget)));
+  const rnd = outside.length ? Infinity : median(seeds.map((s) => baseline(p, profile, arch, s, uniformPage, budget)));
+  const hav = outside.length ? Infinity : median(seeds.map((s) => baseline(p, profile, arch, s, havocPage, budget)));
   detections.push({
-    profile: profile.name, property: p.id, found: found.length, medianMs,
+    profile: profile.name, arch, property: p.id, found: found.length, medianMs,
     medianRuns: found.length ? median(found.map((r) => r.runs)) : NaN,
     medianShrunkDiffs: found.length ? median(found.map((r) => r.diffs)) : NaN,
     baselineBudgetMs: budget, needsOutsideVmcb12: outside,
@@ -203,10 +274,13 @@ for (const profile of bugProfiles()) {
 }
 
 const report = {
-  engine: { vmrun_per_s_valid: Math.round(engineValid), vmrun_per_s_mix: Math.round(engineMix) },
+  engine: {
+    vmrun_per_s_valid: Math.round(engineValid), vmrun_per_s_mix: Math.round(engineMix),
+    vmlaunch_per_s_valid: Math.round(vmlaunchValid), vmlaunch_per_s_mix: Math.round(vmlaunchMix),
+  },
   check_reach: { cases: reachCount, checks: checkReach },
   properties: { runs_per_s: Object.fromEntries(Object.entries(propertyRates).map(([k, v]) => [k, Math.round(v)])), median_runs_per_s: Math.round(propertyMedian) },
-  detection: { seeds: SEEDS.length, budget_ms: DETECT_BUDGET_MS, baseline_min_budget_ms: BASELINE_BUDGET_MS, profiles: detections.map((d) => ({ ...d, baselineRandomMs: Number.isFinite(d.baselineRandomMs) ? d.baselineRandomMs : null, baselineHavocMs: Number.isFinite(d.baselineHavocMs) ? d.baselineHavocMs : null, randomRatio: Number.isFinite(d.randomRatio) ? d.randomRatio : null, havocRatio: Number.isFinite(d.havocRatio) ? d.havocRatio : null })) },
+  detection: { seeds: SEEDS.length, budget_ms: DETECT_BUDGET_MS, baseline_min_budget_ms: BASELINE_BUDGET_MS, profiles: detections.map((d) => ({ ...d, baselineRandomMs: Number.isFinite(d.baselineRandomMs) ? d.baselineRandomMs : null, baselineHavocMs: Number.isFinite(d.baselineHavocMs) ? d.baselineHavocMs : null, randomRatio: Number.isFinite(d.randomRatio) ? d.randomRatio : null, havocRatio: Number.isFinite(d.havocRatio) ? d.havocRatio : null })), unmeasured },
 };
 
 if (json) {
@@ -214,15 +288,17 @@ if (json) {
 } else {
   const f = (x: number) => (Number.isFinite(x) ? (x >= 100 ? Math.round(x).toString() : x.toFixed(1)) : '-');
   console.log(`engine: ${report.engine.vmrun_per_s_valid} VMRUN/s (valid base), ${report.engine.vmrun_per_s_mix} VMRUN/s (generated mix)`);
+  console.log(`engine: ${report.engine.vmlaunch_per_s_valid} VMLAUNCH/s (valid base), ${report.engine.vmlaunch_per_s_mix} VMLAUNCH/s (generated vmxCase mix)`);
   console.log(`check reach over ${report.check_reach.cases} generated cases (kvm-next): % of runs evaluating / failing each check`);
   for (const [id, r] of Object.entries(report.check_reach.checks)) console.log(`  ${id.padEnd(38)} ${r.evaluated_pct.toFixed(2).padStart(6)}%  ${r.failed_pct.toFixed(2).padStart(6)}%`);
   console.log(`properties (kvm-next, runs/s): median ${report.properties.median_runs_per_s}`);
   for (const [k, v] of Object.entries(report.properties.runs_per_s)) console.log(`  ${k.padEnd(30)} ${v}`);
-  console.log(`detection (${SEEDS.length} seeds, budget ${DETECT_BUDGET_MS} ms; baselines: 100× nestfuzz's median, at least ${BASELINE_BUDGET_MS} ms; 'unreachable' = the counterexample needs state outside the VMCB page):`);
-  console.log(`  ${'profile'.padEnd(32)} ${'property'.padEnd(28)} found  med ms  med runs  shrunk    random ms (×)     havoc ms (×)`);
+  console.log(`detection (${SEEDS.length} seeds, budget ${DETECT_BUDGET_MS} ms; baselines: 100× nestfuzz's median, at least ${BASELINE_BUDGET_MS} ms; 'unreachable' = the counterexample needs state outside the VMCB page / vmcs12):`);
+  console.log(`  ${'profile'.padEnd(32)} ${'arch'.padEnd(4)} ${'property'.padEnd(28)} found  med ms  med runs  shrunk    random ms (×)     havoc ms (×)`);
   for (const d of detections) {
     // A baseline that found nothing within its budget counts as the budget: its ratio is a lower bound.
     const b = (ms: number, ratio: number) => (!Number.isFinite(ms) ? 'unreachable' : ms >= d.baselineBudgetMs ? `none (≥${f(ratio)}×)` : `${f(ms)} (${f(ratio)}×)`);
-    console.log(`  ${d.profile.padEnd(32)} ${d.property.padEnd(28)} ${`${d.found}/5`.padEnd(6)} ${f(d.medianMs).padStart(6)}  ${f(d.medianRuns).padStart(8)}  ${f(d.medianShrunkDiffs).padStart(6)}  ${b(d.baselineRandomMs, d.randomRatio).padStart(16)} ${b(d.baselineHavocMs, d.havocRatio).padStart(16)}`);
+    console.log(`  ${d.profile.padEnd(32)} ${d.arch.padEnd(4)} ${d.property.padEnd(28)} ${`${d.found}/5`.padEnd(6)} ${f(d.medianMs).padStart(6)}  ${f(d.medianRuns).padStart(8)}  ${f(d.medianShrunkDiffs).padStart(6)}  ${b(d.baselineRandomMs, d.randomRatio).padStart(16)} ${b(d.baselineHavocMs, d.havocRatio).padStart(16)}`);
   }
+  for (const u of unmeasured) console.log(`  ${u.profile.padEnd(32)} ${u.arch.padEnd(4)} not measured: no registered ${u.arch} property among caughtBy (${u.caughtBy.join(', ') || 'none'})`);
 }

@@ -10,6 +10,16 @@ import { property as setNestedStateConsistent } from './svm/set-nested-state-con
 import { property as vmcb02Sanitized } from './svm/vmcb02-sanitized.ts';
 import { property as vmrunFailureClean } from './svm/vmrun-failure-clean.ts';
 import { property as vmrunVerdictMatchesApm } from './svm/vmrun-verdict-matches-apm.ts';
+import { property as vmxVmlaunchOutcomeOrder } from './vmx/vmlaunch-outcome-order.ts';
+import { property as vmxVmfailNoSideEffects } from './vmx/vmfail-no-side-effects.ts';
+import { property as vmxFailedEntryExitExact } from './vmx/failed-entry-exit-exact.ts';
+import { property as vmxLaunchState } from './vmx/launch-state.ts';
+import { property as vmxExitRoundtrip } from './vmx/vmx-exit-roundtrip.ts';
+import { property as vmxEntryPathParity } from './vmx/vmx-entry-path-parity.ts';
+import { property as vmxNoWarn } from './vmx/vmx-no-warn.ts';
+import { property as vmxX2apicMsrsIntercepted } from './vmx/x2apic-msrs-intercepted.ts';
+import { property as vmxPreemptionTimerLifetime } from './vmx/preemption-timer-lifetime.ts';
+import { property as vmxVmlaunchVerdictMatchesSdm } from './vmx/vmlaunch-verdict-matches-sdm.ts';
 
 export const PROPERTY_LIST: NestfuzzProperty[] = [
   vmrunFailureClean,
@@ -22,6 +32,17 @@ export const PROPERTY_LIST: NestfuzzProperty[] = [
   profileEquivalence,
   noWarn,
   setNestedStateConsistent,
+  // nested VMX
+  vmxVmlaunchOutcomeOrder,
+  vmxVmlaunchVerdictMatchesSdm,
+  vmxVmfailNoSideEffects,
+  vmxFailedEntryExitExact,
+  vmxLaunchState,
+  vmxExitRoundtrip,
+  vmxEntryPathParity,
+  vmxNoWarn,
+  vmxX2apicMsrsIntercepted,
+  vmxPreemptionTimerLifetime,
 ];
 
 export const PROPERTIES: ReadonlyMap<string, NestfuzzProperty> = new Map(PROPERTY_LIST.map((p) => [p.id, p]));

@@ -4,6 +4,9 @@ import type fc from 'fast-check';
 import type { Profile } from '../src/engine/profiles.ts';
 import type { SvmScenario } from '../src/engine/svm/scenario.ts';
 import type { BaseChoice } from '../src/arbitraries/_internals/builders/baseScenario.ts';
+import type { VmxCase } from '../src/arbitraries/vmxScenario.ts';
+
+export type { VmxCase };
 
 /**
  * A generated case: the concrete scenario, the valid base it was mutated from, and the names of the
@@ -16,6 +19,13 @@ export interface SvmCase {
   mutations: string[];
   /** The base choice the arbitrary drew (lets a stored case be shrunk again). */
   choice?: BaseChoice;
+}
+
+/** A generated case of either flavour; `isVmxCase` tells them apart. */
+export type AnyCase = SvmCase | VmxCase;
+
+export function isVmxCase(c: AnyCase): c is VmxCase {
+  return c.scenario.arch === 'vmx';
 }
 
 export interface PropertyContext {
@@ -31,16 +41,18 @@ export type Verdict =
   | { ok: true }
   | { ok: false; code: string; message: string; details?: Record<string, unknown> };
 
-export interface NestfuzzProperty {
+/** One invariant. `C` is the case type its arbitrary produces (SvmCase for 'svm', VmxCase for 'vmx'). */
+export interface NestfuzzProperty<C extends AnyCase = AnyCase> {
   id: string;
-  area: 'svm';
+  area: 'svm' | 'vmx';
   title: string;
   /** APM/SDM section and KVM function or commit the invariant comes from. */
   rationale: string;
   /** Runs on pairs of profiles (`--compare`) instead of one. */
   compares?: boolean;
-  arbitrary: () => fc.Arbitrary<SvmCase>;
-  predicate: (c: SvmCase, ctx: PropertyContext) => Verdict;
+  arbitrary(): fc.Arbitrary<C>;
+  // Method syntax on purpose: a registry of NestfuzzProperty<AnyCase> holds both flavours.
+  predicate(c: C, ctx: PropertyContext): Verdict;
 }
 
 export const HOLDS: Verdict = { ok: true };

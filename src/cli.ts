@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { l1FromState } from './campaign/l1State.ts';
 import { checkVmcbPage, readVmcbPages } from './campaign/checkPage.ts';
+import { checkVmxScenario, formatVmcs12Verdict, readVmcs12States, vmxScenarioFromState } from './campaign/checkVmcs12.ts';
 import { NestfuzzError, oneLine } from './campaign/errors.ts';
 import { formatCampaignSummary, formatListing, formatReplay, replayJson } from './campaign/format.ts';
 import { listing } from './campaign/list.ts';
@@ -26,6 +27,7 @@ const USAGE = `usage: nestfuzz <command> [options]
   replay  <corpus-file> [--json]
   list    [--json]
   check   --vmcb <page.bin|dir> [--l1 state.json] [--profile NAME] [--json]
+  check   --vmcs12 <state.json|dir> [--profile NAME] [--json]
   help
 `;
 
@@ -176,11 +178,16 @@ function readState(file: string): unknown {
 function cmdCheck(args: string[]): number {
   const { values } = parseFlags('check', args, {
     vmcb: { type: 'string' },
+    vmcs12: { type: 'string' },
     l1: { type: 'string' },
     profile: { type: 'string' },
     json: { type: 'boolean' },
   }, 0);
-  if (values.vmcb === undefined) throw usageError('`check` needs --vmcb <page.bin|dir>', 'pass a raw 4096-byte VMCB page or a directory of *.bin pages');
+  if (values.vmcb !== undefined && values.vmcs12 !== undefined) {
+    throw usageError('--vmcb and --vmcs12 cannot be combined', 'check a VMCB page (nested SVM) or a vmcs12 state (nested VMX), one at a time');
+  }
+  if (values.vmcs12 !== undefined) return checkVmcs12(values.vmcs12, values.profile, values.json ?? false, values.l1 !== undefined);
+  if (values.vmcb === undefined) throw usageError('`check` needs --vmcb <page.bin|dir> or --vmcs12 <state.json|dir>', 'pass a raw 4096-byte VMCB page, a vmcs12 state.json, or a directory of them');
   const profile = requireProfile(values.profile ?? DEFAULT_PROFILE);
   const l1 = values.l1 === undefined ? undefined : l1FromState(readState(values.l1), values.l1);
   const { directory, pages } = readVmcbPages(values.vmcb);
@@ -188,6 +195,21 @@ function cmdCheck(args: string[]): number {
   for (const { file, page } of pages) {
     const v = checkVmcbPage(page, profile, l1 === undefined ? undefined : structuredClone(l1));
     out(`${JSON.stringify(directory ? { file, ...v } : v)}\n`);
+  }
+  return 0;
+}
+
+/** `check --vmcs12`: JSON lines with --json, one readable line per state otherwise. */
+function checkVmcs12(target: string, profileName: string | undefined, json: boolean, hasL1: boolean): number {
+  if (hasL1) throw usageError('--l1 goes with --vmcb', 'put L1 registers in the "l1" object of the vmcs12 state.json');
+  const profile = requireProfile(profileName ?? DEFAULT_PROFILE);
+  const { directory, states } = readVmcs12States(target);
+  // Every state is parsed before any is run, so bad input prints nothing but the error line.
+  const scenarios = states.map((s) => ({ file: s.file, scenario: vmxScenarioFromState(s.json, s.path) }));
+  for (const { file, scenario } of scenarios) {
+    const v = checkVmxScenario(scenario, profile);
+    if (json) out(`${JSON.stringify(directory ? { file, ...v } : v)}\n`);
+    else out(`${formatVmcs12Verdict(v, directory ? file : undefined)}\n`);
   }
   return 0;
 }

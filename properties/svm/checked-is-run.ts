@@ -7,6 +7,7 @@ import { run } from '../../src/engine/svm/run.ts';
 import type { TraceEvent } from '../../src/engine/trace.ts';
 import { svmCase } from '../../src/arbitraries/scenario.ts';
 import { fail, HOLDS, type NestfuzzProperty, type Verdict } from '../types.ts';
+import type { SvmCase } from '../types.ts';
 import { hex } from './_lib.ts';
 
 function lastApproved(events: TraceEvent[]): TraceEvent | undefined {
@@ -14,7 +15,7 @@ function lastApproved(events: TraceEvent[]): TraceEvent | undefined {
   return undefined;
 }
 
-export const property: NestfuzzProperty = {
+export const property: NestfuzzProperty<SvmCase> = {
   id: 'checked-is-run',
   area: 'svm',
   title: 'the vmcb12 snapshot the checks approved is the one L2 runs with (no double fetch, no TOCTOU)',

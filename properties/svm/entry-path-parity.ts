@@ -9,6 +9,7 @@ import { run, type SvmRunResult } from '../../src/engine/svm/run.ts';
 import type { SvmScenario } from '../../src/engine/svm/scenario.ts';
 import { svmCase } from '../../src/arbitraries/scenario.ts';
 import { fail, HOLDS, type NestfuzzProperty, type Verdict } from '../types.ts';
+import type { SvmCase } from '../types.ts';
 
 const SAVE_IDS = new Set<string>(SVM_CHECK_IDS.slice(0, 12));
 const CONTROL_IDS = new Set<string>(SVM_CHECK_IDS.slice(12));
@@ -30,7 +31,7 @@ function verdicts(r: SvmRunResult, saveIds: Set<string>): Verdicts {
   return { save: saveRan ? true : null, control: controlRan ? !controlFailed : null };
 }
 
-export const property: NestfuzzProperty = {
+export const property: NestfuzzProperty<SvmCase> = {
   id: 'entry-path-parity',
   area: 'svm',
   title: 'vmcb12 checks give the same verdict through VMRUN, RSM and KVM_SET_NESTED_STATE',

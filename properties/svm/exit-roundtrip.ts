@@ -7,9 +7,10 @@ import { CR0, DR7_FIXED_1, EFER, RFLAGS, SEG_ATTR, VEC } from '../../src/arch/sv
 import { run } from '../../src/engine/svm/run.ts';
 import { svmCase } from '../../src/arbitraries/scenario.ts';
 import { fail, HOLDS, type NestfuzzProperty, type Verdict } from '../types.ts';
+import type { SvmCase } from '../types.ts';
 import { hex, VMRUN_LEN } from './_lib.ts';
 
-export const property: NestfuzzProperty = {
+export const property: NestfuzzProperty<SvmCase> = {
   id: 'exit-roundtrip',
   area: 'svm',
   title: 'an intercepted L2 instruction reaches L1 with its exit code and L1 state restored',

@@ -5,8 +5,9 @@
 import { run } from '../../src/engine/svm/run.ts';
 import { svmCase } from '../../src/arbitraries/scenario.ts';
 import { fail, HOLDS, type NestfuzzProperty, type Verdict } from '../types.ts';
+import type { SvmCase } from '../types.ts';
 
-export const property: NestfuzzProperty = {
+export const property: NestfuzzProperty<SvmCase> = {
   id: 'gif-semantics',
   area: 'svm',
   title: 'L1 GIF is 1 while L2 runs and 0 after every #VMEXIT, INVALID included',

@@ -4,9 +4,10 @@
 import { run } from '../../src/engine/svm/run.ts';
 import { svmCase } from '../../src/arbitraries/scenario.ts';
 import { fail, HOLDS, type NestfuzzProperty, type Verdict } from '../types.ts';
+import type { SvmCase } from '../types.ts';
 import { KNOWN_WARNS } from './_data/known.ts';
 
-export const property: NestfuzzProperty = {
+export const property: NestfuzzProperty<SvmCase> = {
   id: 'no-warn',
   area: 'svm',
   title: 'no WARN fires on any nested SVM path',

@@ -8,6 +8,7 @@ import { is_pae_paging } from '../../src/engine/svm/nested/cr3.ts';
 import { run, type SvmRunResult } from '../../src/engine/svm/run.ts';
 import { svmCase } from '../../src/arbitraries/scenario.ts';
 import { fail, HOLDS, type NestfuzzProperty, type Verdict } from '../types.ts';
+import type { SvmCase } from '../types.ts';
 import { EXPECTED_PROFILE_DIFFS, type ExpectedProfileDiff } from './_data/known.ts';
 import { l1ViewChanges } from './_lib.ts';
 
@@ -36,7 +37,7 @@ export function unexpectedDifferences(a: SvmRunResult, b: SvmRunResult, pa: stri
   return diffs.filter((p) => !listed.some((d) => d.paths.some((pre) => p === pre || p.startsWith(pre))));
 }
 
-export const property: NestfuzzProperty = {
+export const property: NestfuzzProperty<SvmCase> = {
   id: 'profile-equivalence',
   area: 'svm',
   title: 'two kernel profiles give the same L1-visible result, apart from listed differences',

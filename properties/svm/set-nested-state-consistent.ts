@@ -4,9 +4,10 @@
 import { run } from '../../src/engine/svm/run.ts';
 import { svmCase } from '../../src/arbitraries/scenario.ts';
 import { fail, HOLDS, type NestfuzzProperty, type Verdict } from '../types.ts';
+import type { SvmCase } from '../types.ts';
 import { hex } from './_lib.ts';
 
-export const property: NestfuzzProperty = {
+export const property: NestfuzzProperty<SvmCase> = {
   id: 'set-nested-state-consistent',
   area: 'svm',
   title: 'SET_NESTED_STATE into guest mode marks vmcb02 dirty and inhibits AVIC',

@@ -6,12 +6,13 @@ import { EVTINJ, INTERCEPT, INT_CTL, MISC_CTL, MISC_CTL2, isIntercept } from '..
 import { run } from '../../src/engine/svm/run.ts';
 import { svmCase } from '../../src/arbitraries/scenario.ts';
 import { fail, HOLDS, type NestfuzzProperty, type Verdict } from '../types.ts';
+import type { SvmCase } from '../types.ts';
 import { hex } from './_lib.ts';
 
 /** int_ctl bits that are L0's alone, apart from the GIF bits svm_set_gif writes. */
 const L0_INT_CTL = INT_CTL.AVIC_ENABLE | INT_CTL.X2APIC_MODE | INT_CTL.V_INTR_MASKING | (1 << 10) | (0x7 << 13) | (0x7 << 21) | (0x7 << 27);
 
-export const property: NestfuzzProperty = {
+export const property: NestfuzzProperty<SvmCase> = {
   id: 'vmcb02-sanitized',
   area: 'svm',
   title: 'bits L1 must not control never reach vmcb02',

@@ -8,6 +8,7 @@ import { has } from '../../src/engine/profiles.ts';
 import { run } from '../../src/engine/svm/run.ts';
 import { svmCase } from '../../src/arbitraries/scenario.ts';
 import { fail, HOLDS, type NestfuzzProperty, type Verdict } from '../types.ts';
+import type { SvmCase } from '../types.ts';
 import { FAILURE_CLEAN_DEVIATIONS } from './_data/known.ts';
 import { hex, regChanges, vmcbChanges, VMRUN_LEN } from './_lib.ts';
 
@@ -16,7 +17,7 @@ const INVALID_WRITES = ['vmcb12.control.exit_code', 'vmcb12.control.exit_info_1'
 /** …and what the full nested_svm_vmexit adds on kvm-next's late path. */
 const FULL_VMEXIT_CONTROL = ['vmcb12.control.int_state', 'vmcb12.control.next_rip', 'vmcb12.control.int_ctl'];
 
-export const property: NestfuzzProperty = {
+export const property: NestfuzzProperty<SvmCase> = {
   id: 'vmrun-failure-clean',
   area: 'svm',
   title: 'every VMRUN failure leaves GIF clear, L1 state intact and only the specified vmcb12 fields written',

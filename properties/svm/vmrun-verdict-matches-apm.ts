@@ -39,7 +39,7 @@ function predicate(c: SvmCase, ctx: PropertyContext): Verdict {
   });
 }
 
-export const property: NestfuzzProperty = {
+export const property: NestfuzzProperty<SvmCase> = {
   id: 'vmrun-verdict-matches-apm',
   area: 'svm',
   title: 'VMRUN accepts or rejects vmcb12 as the APM says (modulo documented KVM deviations)',

@@ -14,7 +14,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { getProperty } from '../../properties/index.ts';
-import type { SvmCase } from '../../properties/types.ts';
+import type { AnyCase } from '../../properties/types.ts';
+import { fieldByName } from '../arch/vmx/fields.ts';
 import { getProfile } from '../engine/profile_list.ts';
 import { NestfuzzError, oneLine } from './errors.ts';
 import { contentHash, fromJson, toJson } from './serialize.ts';
@@ -39,7 +40,7 @@ export interface CorpusEntry {
   /** What the regression test expects: the invariant still fails on this profile. */
   expected: 'fail';
   mutations: string[];
-  case: SvmCase;
+  case: AnyCase;
 }
 
 export interface SavedFile {
@@ -137,10 +138,33 @@ function isStringArray(v: unknown): v is string[] {
   return Array.isArray(v) && v.every((x) => typeof x === 'string');
 }
 
+const VMX_PATHS = ['vmlaunch', 'vmresume', 'set-nested-state'];
+
+/** What is wrong with a nested-VMX scenario, or null (shape only, as for SVM). */
+function vmxScenarioProblem(s: Json, at: string): string | null {
+  if (!isObject(s.l0)) return `${at}.l0 is missing`;
+  if (!isObject(s.caps)) return `${at}.caps is missing`;
+  if (!isObject(s.guest) || !isObject(s.guest.cpuid)) return `${at}.guest is missing or has no cpuid`;
+  if (!isObject(s.l1) || !isObject(s.l1.seg)) return `${at}.l1 is missing or has no seg`;
+  if (!isObject(s.vmcs12)) return `${at}.vmcs12 is missing`;
+  for (const [k, v] of Object.entries(s.vmcs12)) {
+    if (fieldByName(k) === undefined) return `${at}.vmcs12 has unknown field ${JSON.stringify(k)}`;
+    if (typeof v !== 'number' && typeof v !== 'bigint') return `${at}.vmcs12.${k} is not a number`;
+  }
+  if (typeof s.current_vmptr !== 'bigint') return `${at}.current_vmptr is missing or not a bigint`;
+  if (s.launch_state !== 'clear' && s.launch_state !== 'launched') return `${at}.launch_state is ${JSON.stringify(s.launch_state)}, expected "clear" or "launched"`;
+  if (!isObject(s.mem)) return `${at}.mem is missing`;
+  if (typeof s.path !== 'string' || !VMX_PATHS.includes(s.path)) return `${at}.path is ${JSON.stringify(s.path)}, expected one of ${VMX_PATHS.join(', ')}`;
+  if (!isObject(s.nested_state)) return `${at}.nested_state is missing`;
+  if (!isObject(s.l2) || typeof s.l2.kind !== 'string') return `${at}.l2 is missing or has no kind`;
+  return null;
+}
+
 /** What is wrong with a scenario, or null (shape only: the engine judges the values). */
 function scenarioProblem(s: unknown, at: string): string | null {
   if (!isObject(s)) return `${at} is not an object`;
-  if (s.arch !== 'svm') return `${at}.arch is ${JSON.stringify(s.arch)}, expected "svm"`;
+  if (s.arch === 'vmx') return vmxScenarioProblem(s, at);
+  if (s.arch !== 'svm') return `${at}.arch is ${JSON.stringify(s.arch)}, expected "svm" or "vmx"`;
   if (typeof s.entry !== 'string') return `${at}.entry is missing`;
   if (!isObject(s.l1)) return `${at}.l1 is missing`;
   if (!isObject(s.vmcb12) || !isObject(s.vmcb12.control) || !isObject(s.vmcb12.save)) return `${at}.vmcb12 is missing or has no control/save area`;
@@ -172,7 +196,11 @@ export function corpusEntryProblem(v: unknown, opts: LoadCorpusOptions = {}): st
   if (!isStringArray(v.mutations)) return 'mutations is not an array of strings';
   if (!isObject(v.case)) return 'case is missing';
   if (!isStringArray(v.case.mutations)) return 'case.mutations is not an array of strings';
-  return scenarioProblem(v.case.scenario, 'case.scenario') ?? scenarioProblem(v.case.base, 'case.base');
+  const problem = scenarioProblem(v.case.scenario, 'case.scenario') ?? scenarioProblem(v.case.base, 'case.base');
+  if (problem !== null) return problem;
+  const arch = (v.case.scenario as Json).arch;
+  if ((v.case.base as Json).arch !== arch) return `case.base.arch is ${JSON.stringify((v.case.base as Json).arch)} but case.scenario.arch is ${JSON.stringify(arch)}`;
+  return null;
 }
 
 function schemaError(file: string, what: string, cause?: unknown): NestfuzzError {

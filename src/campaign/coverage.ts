@@ -16,6 +16,11 @@ import { VMX_CONTROL_CHECK_IDS } from '../engine/vmx/nested/checks_controls.ts';
 import { VMX_GUEST_CHECK_IDS } from '../engine/vmx/nested/checks_guest.ts';
 import { VMX_HOST_CHECK_IDS } from '../engine/vmx/nested/checks_host.ts';
 import { VMX_INSN_CHECK_IDS } from '../engine/vmx/instructions.ts';
+import { VMX_HARDWARE_RULE_IDS } from '../engine/vmx/nested/hardware.ts';
+import { VMX_MSR_LIST_CHECK_IDS } from '../engine/vmx/nested/msr_list.ts';
+import { VMX_RUN_CHECK_IDS } from '../engine/vmx/nested/run.ts';
+import { VMX_PREPARE_CHECK_IDS } from '../engine/vmx/nested/vmcs02.ts';
+import { VMX_SET_NESTED_STATE_CHECK_IDS } from '../engine/vmx/nested_state.ts';
 import type { Trace } from '../engine/trace.ts';
 
 export const COVERAGE_SAMPLE_EVERY = 16;
@@ -36,16 +41,25 @@ export const ENGINE_GATE_CHECK_IDS = [
 ] as const;
 
 /** Every nested-SVM check id the engine can report: gates first, then nested_vmcb_check_* in order. */
-export function allCheckIds(): string[] {
+export function allSvmCheckIds(): string[] {
   return [...new Set<string>([...ENGINE_GATE_CHECK_IDS, ...SVM_CHECK_IDS])];
 }
 
 /**
- * Every nested-VMX check id (nested_vmx_check_controls / _host_state / _guest_state). Kept apart
- * until VMX scenarios are fuzzed (issue #4), so an SVM campaign's "never hit" list stays about SVM.
+ * Every nested-VMX check id: the VMX-instruction gates, nested_vmx_run's own, nested_vmx_check_controls
+ * / _host_state / _guest_state, prepare_vmcs02 and nested_vmx_load_cr3, the MSR lists,
+ * vmx_set_nested_state, and the CPU's checks of vmcs02 (hardware.ts).
  */
 export function allVmxCheckIds(): string[] {
-  return [...VMX_INSN_CHECK_IDS, ...VMX_CONTROL_CHECK_IDS, ...VMX_HOST_CHECK_IDS, ...VMX_GUEST_CHECK_IDS];
+  return [...new Set<string>([
+    ...VMX_INSN_CHECK_IDS, ...VMX_RUN_CHECK_IDS, ...VMX_CONTROL_CHECK_IDS, ...VMX_HOST_CHECK_IDS, ...VMX_GUEST_CHECK_IDS,
+    ...VMX_PREPARE_CHECK_IDS, ...VMX_MSR_LIST_CHECK_IDS, ...VMX_SET_NESTED_STATE_CHECK_IDS, ...VMX_HARDWARE_RULE_IDS,
+  ])];
+}
+
+/** Every check id of both flavours (a campaign's coverage universe). */
+export function allCheckIds(): string[] {
+  return [...allSvmCheckIds(), ...allVmxCheckIds()];
 }
 
 export interface CheckCount {

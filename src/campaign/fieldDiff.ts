@@ -7,6 +7,9 @@
 
 import { diffVmcb } from '../arch/svm/diff.ts';
 import type { Vmcb } from '../arch/svm/vmcb.ts';
+import { diffVmcs12 } from '../arch/vmx/diff.ts';
+import { vmcs12Namer } from '../arch/vmx/namer.ts';
+import type { Vmcs12 } from '../arch/vmx/vmcs12.ts';
 
 export type PathSeg = string | number;
 export type Path = readonly PathSeg[];
@@ -19,7 +22,10 @@ export interface FieldDiff {
   old: unknown;
   /** undefined when removed. */
   new: unknown;
-  /** Decoded change for VMCB fields (from diffVmcb): '+AVIC_ENABLE -V_INTR_MASKING', 'VMRUN -> ERR'. */
+  /**
+   * Decoded change for VMCB fields (from diffVmcb): '+AVIC_ENABLE -V_INTR_MASKING', 'VMRUN -> ERR';
+   * and for vmcs12 fields (from diffVmcs12 with vmcs12Namer): '+ENABLE_VPID', 'EXTERNAL_INTERRUPT -> ...'.
+   */
   note?: string;
 }
 
@@ -199,7 +205,36 @@ export function annotateVmcbNotes(diffs: FieldDiff[], prev: unknown, next: unkno
   return diffs;
 }
 
-/** diffValues plus VMCB notes: what shrink logs and replay print. */
+function looksLikeVmcs12(v: unknown): v is Vmcs12 {
+  return isPlainObject(v) && 'virtual_processor_id' in v && 'guest_rip' in v && 'host_rip' in v && !isContainer(v.guest_rip);
+}
+
+/** Fields whose decoding is one name: noted `old -> new` rather than as set-bit changes. */
+const VMCS12_ENUM_FIELDS: ReadonlySet<string> = new Set(['vm_exit_reason', 'vm_instruction_error', 'ept_pointer']);
+
+/** As annotateVmcbNotes, for vmcs12-shaped subtrees (`scenario.vmcs12`): notes from diffVmcs12. */
+export function annotateVmcs12Notes(diffs: FieldDiff[], prev: unknown, next: unknown): FieldDiff[] {
+  const notesByRoot = new Map<string, Map<string, string>>();
+  for (const d of diffs) {
+    if (d.note !== undefined || d.path.length === 0) continue;
+    const rootPath = d.path.slice(0, -1);
+    const a = getPath(prev, rootPath);
+    const b = getPath(next, rootPath);
+    if (!looksLikeVmcs12(a) || !looksLikeVmcs12(b)) continue;
+    const key = formatPath(rootPath);
+    let notes = notesByRoot.get(key);
+    if (!notes) {
+      notes = new Map();
+      for (const v of diffVmcs12(a, b, { names: vmcs12Namer, enumFields: VMCS12_ENUM_FIELDS })) if (v.note !== undefined) notes.set(v.field, v.note);
+      notesByRoot.set(key, notes);
+    }
+    const note = notes.get(String(d.path[d.path.length - 1]));
+    if (note !== undefined) d.note = note;
+  }
+  return diffs;
+}
+
+/** diffValues plus VMCB and vmcs12 notes: what shrink logs and replay print. */
 export function fieldDiff(prev: unknown, next: unknown, prefix: Path = []): FieldDiff[] {
   const diffs = diffValues(prev, next, prefix);
   const wrap = (v: unknown): unknown => {
@@ -210,14 +245,16 @@ export function fieldDiff(prev: unknown, next: unknown, prefix: Path = []): Fiel
     }
     return out;
   };
-  return annotateVmcbNotes(diffs, wrap(prev), wrap(next));
+  const p = wrap(prev);
+  const n = wrap(next);
+  return annotateVmcs12Notes(annotateVmcbNotes(diffs, p, n), p, n);
 }
 
 // ---------------------------------------------------------------------------------------------
 // rendering
 
 /** Numbers under these names are bit fields or register images and print in hex. */
-const HEX_NUMBER_KEY = /^(?:intercepts|insn_bytes|clean|selector|limit|attrib|cs_attrib|flags|value|exit_code|int_vector|int_state)$|(?:_ctl|_info|_inj|_inj_err|_info_err|_mask|_bits|_attrib|_flags)$/;
+const HEX_NUMBER_KEY = /^(?:intercepts|insn_bytes|clean|selector|limit|attrib|cs_attrib|flags|value|exit_code|int_vector|int_state|ar|vm_exit_reason)$|(?:_ctl|_info|_inj|_inj_err|_info_err|_mask|_bits|_attrib|_flags|_control|_controls|_ar_bytes|_selector|_limit|_field|_code)$/;
 
 function hexKey(path: Path): boolean {
   for (let i = path.length - 1; i >= 0; i--) {

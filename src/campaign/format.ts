@@ -69,6 +69,7 @@ export function formatReplay(r: ReplayResult): string {
   const out: string[] = [];
   out.push(`property:  ${r.property} (${r.title})`);
   out.push(`profile:   ${r.profile}${r.otherProfile ? ` vs ${r.otherProfile}` : ''}`);
+  out.push(`arch:      nested ${r.arch.toUpperCase()}`);
   out.push(`found:     ${r.foundAt} by nestfuzz ${r.toolVersion}, replay ${replayCoordinates(r.seed, r.path)}`);
   out.push(`mutations: ${r.mutations.length === 0 ? '(none)' : r.mutations.join(', ')}`);
   out.push(`stored:    ${r.stored.code}: ${r.stored.message}`);
@@ -81,8 +82,13 @@ export function formatReplay(r: ReplayResult): string {
     out.push('status:    reproduces (the invariant still fails, as expected)');
   }
   out.push('');
-  out.push('== vmcb12');
-  out.push(r.vmcb12Dump);
+  if (r.l1Summary.length > 0) {
+    out.push('== L1 and nested setup');
+    out.push(...r.l1Summary);
+    out.push('');
+  }
+  out.push(`== ${r.dumpTitle}`);
+  out.push(r.dump);
   out.push('');
   out.push('== field diff against the valid base');
   out.push(...(r.diff.length === 0 ? ['(no differences)'] : renderFieldDiff(r.diff)));
@@ -105,9 +111,12 @@ export function formatListing(l: Listing): string {
   out.push(`Properties (${l.properties.length})`);
   if (l.properties.length === 0) out.push('(none registered)');
   else out.push(...table(['id', 'area', 'compares', 'title'], l.properties.map((p) => [p.id, p.area, p.compares ? 'yes' : '', p.title])));
+  const areas = new Map<string, number>();
+  for (const p of l.properties) areas.set(p.area, (areas.get(p.area) ?? 0) + 1);
+  if (areas.size > 0) out.push(`by area: ${[...areas].map(([a, n]) => `${a} ${n}`).join(', ')}`);
   out.push('');
   out.push(`Profiles (${l.profiles.length})`);
-  out.push(...table(['name', 'kind', 'bug', 'caught by', 'title'], l.profiles.map((p) => [p.name, p.kind, p.bug ? 'yes' : '', p.caughtBy.join(','), p.title])));
+  out.push(...table(['name', 'arch', 'kind', 'bug', 'caught by', 'title'], l.profiles.map((p) => [p.name, p.arch, p.kind, p.bug ? 'yes' : '', p.caughtBy.join(','), p.title])));
   out.push('');
   out.push(`Checks (${l.checks.length})`);
   out.push(...l.checks.map((c) => c.id));

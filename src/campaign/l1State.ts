@@ -5,45 +5,11 @@
 
 import { defaultL1 } from '../arbitraries/_internals/builders/defaultL1.ts';
 import type { L1State } from '../engine/svm/scenario.ts';
-import { NestfuzzError } from './errors.ts';
+import { bad, bool, int, isObject, u64 } from './jsonInput.ts';
 
 const U64_FIELDS = ['efer', 'cr0', 'cr3', 'cr4', 'cr2', 'rflags', 'rip', 'rsp', 'rax', 'dr6', 'dr7', 'vm_hsave_pa', 'pat'] as const;
 const OTHER_FIELDS = ['cs_attrib', 'gif', 'cpl', 'maxphyaddr', 'smm', 'host', 'guest', 'quirks', 'memslots', 'memory'] as const;
 export const L1_STATE_FIELDS: readonly string[] = [...U64_FIELDS, ...OTHER_FIELDS];
-
-function bad(source: string, message: string, fix: string): NestfuzzError {
-  return new NestfuzzError('NESTFUZZ_BAD_INPUT', `${source}: ${message}`, fix);
-}
-
-const HEX = /^0x[0-9a-fA-F]+n?$/;
-
-/** A u64 from "0x…" (a trailing corpus-style "n" is accepted) or a non-negative safe integer. */
-function u64(source: string, field: string, v: unknown): bigint {
-  let out: bigint | null = null;
-  if (typeof v === 'string' && HEX.test(v)) out = BigInt(v.endsWith('n') ? v.slice(0, -1) : v);
-  else if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) out = BigInt(v);
-  if (out === null || out >= 1n << 64n) {
-    throw bad(source, `${field} is ${JSON.stringify(v)}, not a 64-bit value`, 'write registers as hex strings like "0x80050033"');
-  }
-  return out;
-}
-
-function int(source: string, field: string, v: unknown, min: number, max: number): number {
-  const n = typeof v === 'string' && HEX.test(v) ? Number(BigInt(v.replace(/n$/, ''))) : v;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
-    throw bad(source, `${field} is ${JSON.stringify(v)}, expected an integer in ${min}..${max}`, `set ${field} to a number between ${min} and ${max}`);
-  }
-  return n;
-}
-
-function bool(source: string, field: string, v: unknown): boolean {
-  if (typeof v !== 'boolean') throw bad(source, `${field} is ${JSON.stringify(v)}, expected true or false`, `set ${field} to true or false`);
-  return v;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
 
 /** Merge `{flag: boolean}` overrides into a record of booleans with a fixed key set. */
 function flags<T extends object>(source: string, field: string, base: T, v: unknown): T {

@@ -7,7 +7,8 @@ import { allCheckIds } from './coverage.ts';
 
 export interface Listing {
   properties: Array<{ id: string; title: string; rationale: string; area: string; compares: boolean }>;
-  profiles: Array<{ name: string; bug: boolean; kind: string; title: string; source: string | null; caughtBy: string[]; patches: string[] }>;
+  /** arch: the nested flavour a bug profile models; 'any' for kernel profiles (they cover both). */
+  profiles: Array<{ name: string; arch: 'svm' | 'vmx' | 'any'; bug: boolean; kind: string; title: string; source: string | null; caughtBy: string[]; patches: string[] }>;
   checks: Array<{ id: string }>;
 }
 
@@ -15,7 +16,7 @@ export function listing(registry: readonly NestfuzzProperty[] = PROPERTY_LIST): 
   return {
     properties: registry.map((p) => ({ id: p.id, title: p.title, rationale: p.rationale, area: p.area, compares: p.compares ?? false })),
     profiles: [...PROFILES.values()].map((p) => ({
-      name: p.name, bug: p.bug, kind: p.kind, title: p.title, source: p.source ?? null,
+      name: p.name, arch: p.arch ?? 'any', bug: p.bug, kind: p.kind, title: p.title, source: p.source ?? null,
       caughtBy: [...(p.caughtBy ?? [])], patches: [...p.patches].sort(),
     })),
     checks: allCheckIds().map((id) => ({ id })),

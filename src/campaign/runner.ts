@@ -19,13 +19,13 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import seedrandom from 'seedrandom';
 import { PROPERTY_LIST } from '../../properties/index.ts';
-import type { NestfuzzProperty, PropertyContext, SvmCase, Verdict } from '../../properties/types.ts';
+import type { AnyCase, NestfuzzProperty, PropertyContext, Verdict } from '../../properties/types.ts';
 import { nonBugProfiles } from '../engine/profile_list.ts';
 import type { Profile } from '../engine/profiles.ts';
-import { run } from '../engine/svm/run.ts';
+import { runAny } from '../engine/run_any.ts';
 import { BudgetedProperty } from './budgetedProperty.ts';
 import { corpusHash, saveCounterexample, saveShrinkLog, toolVersion, type CorpusEntry } from './corpus.ts';
-import { COVERAGE_SAMPLE_EVERY, Coverage, allCheckIds, type CheckCount } from './coverage.ts';
+import { COVERAGE_SAMPLE_EVERY, Coverage, allSvmCheckIds, allVmxCheckIds, type CheckCount } from './coverage.ts';
 import { NestfuzzError, oneLine } from './errors.ts';
 import { SILENT_LOGGER, type Logger } from './log.ts';
 import { selectProperties } from './select.ts';
@@ -163,7 +163,7 @@ export function deriveSeed(seed: string, property: string, profileKey: string): 
 }
 
 /** The predicate's verdict; a throw is a failure with code 'predicate-threw' (a crash is a finding). */
-export function safeVerdict(prop: NestfuzzProperty, c: SvmCase, ctx: PropertyContext): Verdict {
+export function safeVerdict(prop: NestfuzzProperty, c: AnyCase, ctx: PropertyContext): Verdict {
   try {
     return prop.predicate(c, ctx);
   } catch (e) {
@@ -203,7 +203,14 @@ function planPairs(props: NestfuzzProperty[], opts: CampaignOptions): { pairs: P
       skipped.push({ property: prop.id, reason: 'compares two profiles; run it with --compare A,B' });
       continue;
     }
-    for (const profile of profiles) pairs.push({ prop, profile, other: null });
+    // A bug profile models a bug of one flavour: pairing it with the other flavour's property
+    // could only ever pass, so that pair is not run (kernel profiles cover both flavours).
+    const fit = profiles.filter((profile) => profile.arch === undefined || profile.arch === prop.area);
+    if (fit.length === 0) {
+      skipped.push({ property: prop.id, reason: `a ${prop.area} property; the selected profiles model ${[...new Set(profiles.map((x) => x.arch))].join('/')} bugs only` });
+      continue;
+    }
+    for (const profile of fit) pairs.push({ prop, profile, other: null });
   }
   return { pairs, skipped, profiles };
 }
@@ -249,12 +256,12 @@ async function runPair(st: CampaignState, pair: Pair, pairIndex: number, pairCou
     });
   };
 
-  const predicate = (c: SvmCase): boolean => {
+  const predicate = (c: AnyCase): boolean => {
     if (phase === 'generate') {
       runs++;
       if (runs % COVERAGE_SAMPLE_EVERY === 1) {
         try {
-          coverage.recordTrace(run(c.scenario, profile).trace);
+          coverage.recordTrace(runAny(c.scenario, profile).trace);
         } catch {
           // The engine never throws on architectural input; a property's own checks report it if it does.
         }
@@ -326,7 +333,7 @@ async function runPair(st: CampaignState, pair: Pair, pairIndex: number, pairCou
 }
 
 function finishFailure(
-  st: CampaignState, pair: Pair, seed: number, path: string, fcCase: SvmCase, steps: FastCheckStep[],
+  st: CampaignState, pair: Pair, seed: number, path: string, fcCase: AnyCase, steps: FastCheckStep[],
   numShrinks: number, fcDurationMs: number, ctx: PropertyContext,
 ): CampaignFailure {
   const { prop, profile, other } = pair;
@@ -387,7 +394,13 @@ export async function runCampaign(opts: CampaignOptions = {}): Promise<CampaignR
   const props = selectProperties(opts.properties ?? ['*'], registry);
   const { pairs, skipped, profiles } = planPairs(props, opts);
   if (pairs.length === 0) {
-    throw usage('none of the selected properties can run in this mode', opts.compare ? 'select a property with `compares: true` (see `nestfuzz list`)' : 'run comparing properties with --compare A,B');
+    const archOnly = !opts.compare && skipped.length > 0 && skipped.every((x) => x.reason.includes('profiles model'));
+    throw usage(
+      archOnly ? `none of the selected properties fits the selected profiles (${skipped[0].reason})` : 'none of the selected properties can run in this mode',
+      opts.compare ? 'select a property with `compares: true` (see `nestfuzz list`)'
+        : archOnly ? 'pick a profile of the same flavour as the property (`nestfuzz list` shows each profile\'s arch and each property\'s area)'
+          : 'run comparing properties with --compare A,B',
+    );
   }
   if (opts.replay && pairs.length !== 1) throw usage(`replaying { seed, path } needs exactly one property×profile pair, got ${pairs.length}`, 'narrow it with --property and --profile');
   const timeMs = opts.timeMs ?? (opts.runs === undefined ? DEFAULT_TIME_MS : undefined);
@@ -417,7 +430,9 @@ export async function runCampaign(opts: CampaignOptions = {}): Promise<CampaignR
     }
   }
 
-  const known = allCheckIds();
+  // The coverage universe is the check ids of the flavours the selected properties exercise.
+  const areas = new Set(props.map((p) => p.area));
+  const known = [...(areas.has('svm') ? allSvmCheckIds() : []), ...(areas.has('vmx') ? allVmxCheckIds() : [])];
   const common: CampaignCommon = {
     seed: opts.seed ?? DEFAULT_SEED,
     runs: st.totalRuns,

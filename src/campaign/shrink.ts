@@ -8,12 +8,12 @@
 //   verifyOneMinimal  revert each remaining difference alone and record whether the invariant then
 //                     holds. All hold = the case is 1-minimal: every difference is needed.
 
-import type { SvmCase } from '../../properties/types.ts';
+import type { AnyCase } from '../../properties/types.ts';
 import { diffValues, fieldDiff, formatPath, getPath, setPath, deletePath, type FieldDiff } from './fieldDiff.ts';
 import { SILENT_LOGGER, type Logger } from './log.ts';
 
 /** true = the invariant still fails on this case (the counterexample is kept). */
-export type StillFails = (c: SvmCase) => boolean;
+export type StillFails = (c: AnyCase) => boolean;
 
 export interface ShrinkStageOptions {
   logger?: Logger;
@@ -34,7 +34,7 @@ export interface RevertAttempt {
 
 export interface RevertToBaseResult {
   stage: 'revert-to-base';
-  case: SvmCase;
+  case: AnyCase;
   attempts: RevertAttempt[];
   kept: number;
   rounds: number;
@@ -58,13 +58,13 @@ export interface VerifyOneMinimalResult {
 }
 
 /** The differences between a case's valid base and its scenario, with `scenario.` paths. */
-export function caseDifferences(c: SvmCase): FieldDiff[] {
+export function caseDifferences(c: AnyCase): FieldDiff[] {
   return diffValues(c.base, c.scenario, ['scenario']);
 }
 
 /** A copy of `c` with one difference (from caseDifferences) put back to the base's value. */
-export function revertDifference(c: SvmCase, d: FieldDiff): SvmCase {
-  const next: SvmCase = { ...c, scenario: structuredClone(c.scenario) };
+export function revertDifference<C extends AnyCase>(c: C, d: FieldDiff): C {
+  const next: C = { ...c, scenario: structuredClone(c.scenario) };
   if (d.kind === 'added') {
     deletePath(next, d.path);
   } else {
@@ -83,7 +83,7 @@ function now(): number {
   return performance.now();
 }
 
-export function revertToBase(c0: SvmCase, stillFails: StillFails, opts: ShrinkStageOptions = {}): RevertToBaseResult {
+export function revertToBase(c0: AnyCase, stillFails: StillFails, opts: ShrinkStageOptions = {}): RevertToBaseResult {
   const log = opts.logger ?? SILENT_LOGGER;
   const maxAttempts = opts.maxAttempts ?? 5000;
   const t0 = now();
@@ -127,7 +127,7 @@ export function revertToBase(c0: SvmCase, stillFails: StillFails, opts: ShrinkSt
   return { stage: 'revert-to-base', case: cur, attempts, kept, rounds, exhausted, durationMs };
 }
 
-export function verifyOneMinimal(c: SvmCase, stillFails: StillFails, opts: ShrinkStageOptions = {}): VerifyOneMinimalResult {
+export function verifyOneMinimal(c: AnyCase, stillFails: StillFails, opts: ShrinkStageOptions = {}): VerifyOneMinimalResult {
   const log = opts.logger ?? SILENT_LOGGER;
   const t0 = now();
   const lines: VerifyLine[] = [];

@@ -2,12 +2,12 @@
 // shrink-logs/<property>/<hash>.log: fast-check's accepted shrinks, then the revert-to-base
 // attempts, then the 1-minimality lines, every step a field diff against the step before it.
 
-import type { SvmCase } from '../../properties/types.ts';
+import type { AnyCase } from '../../properties/types.ts';
 import { fieldDiff, formatPath, formatValue, renderFieldDiff, type FieldDiff } from './fieldDiff.ts';
 import { round, type RevertToBaseResult, type VerifyOneMinimalResult } from './shrink.ts';
 
 export interface FastCheckStep {
-  case: SvmCase;
+  case: AnyCase;
   /** When the failing call returned, in ms since the pair started. */
   atMs: number;
 }

@@ -33,13 +33,15 @@ const kernels: Profile[] = [
   },
   {
     name: 'linux-6.1', kind: 'kernel', bug: true, title: 'kvm-next with every fix dated after v6.1.0 switched off',
-    source: 'torvalds/linux ~v6.1 (nested.c @00f08d99)', caughtBy: ['vmrun-failure-clean', 'gif-semantics', 'vmrun-verdict-matches-apm'],
+    source: 'torvalds/linux ~v6.1 (nested.c @00f08d99)', caughtBy: ['vmrun-failure-clean', 'gif-semantics', 'vmrun-verdict-matches-apm', 'vmlaunch-verdict-matches-sdm'],
     patches: new Set(ids(['pre-6.1'])),
   },
 ];
 
 interface BugDef {
   name: string;
+  /** The nested flavour the bug is in (default 'svm'). */
+  arch?: 'svm' | 'vmx';
   off?: string;
   drop?: string;
   kind: 'historical' | 'mutant';
@@ -74,6 +76,18 @@ const BUGS: BugDef[] = [
   { name: 'vmrun-tf-no-db', off: 'svm-vmrun-tf-db', kind: 'historical', title: 'a single-stepped VMRUN gets no #DB after #VMEXIT', source: 'Krish Sadhukhan 2021, "queue the #DB intercept in nested_svm_vmexit()"', caughtBy: ['exit-roundtrip'] },
   { name: 'no-vmcb12-cache-all', off: 'svm-cache-all-vmcb12-fields', kind: 'historical', title: 'CS/segments re-read from vmcb12 after the CS.L/D check', source: 'KVM: nSVM: Cache all used fields from VMCB12 (2026)', caughtBy: ['checked-is-run'] },
   { name: 'no-control-sanitize', off: 'svm-sanitize-control-cache', kind: 'historical', title: 'reserved bits of event_inj/int_state/int_vector/tlb_ctl reach vmcb02', source: 'KVM: nSVM: Sanitize control fields copied from VMCB12 (2026)', caughtBy: ['vmcb02-sanitized'] },
+  // ---- nested VMX (spec vmx-mmu.md §6) ----
+  { name: 'cve-2018-12904', arch: 'vmx', off: 'vmx-insn-cpl-check', kind: 'historical', title: 'VMLAUNCH/VMRESUME (and every VMX instruction) emulated for L1 at CPL > 0', source: '727ba748e110', caughtBy: ['vmlaunch-verdict-matches-sdm', 'vmlaunch-outcome-order'] },
+  { name: 'kvm-reserved-cr4', arch: 'vmx', off: 'vmx-check-kvm-cr4-reserved', kind: 'historical', title: 'guest/host CR4 bits allowed by CR4_FIXED1 but reserved by KVM (guest CPUID) accepted', source: 'KVM: nVMX: Account for KVM reserved CR4 bits in consistency checks (2022)', caughtBy: ['vmlaunch-verdict-matches-sdm'] },
+  { name: 'cve-2023-30456', arch: 'vmx', off: 'vmx-check-cr0-pg-pe-ia32e', kind: 'historical', title: 'L2 entered with CR0.PG && !PE, or IA-32e mode without CR4.PAE / CR0.PG, hidden from the CPU by KVM\'s forced CR0/CR4 bits', source: '112e66017bff', caughtBy: ['vmlaunch-verdict-matches-sdm', 'vmlaunch-outcome-order'] },
+  { name: 'msr-list-count-unchecked', arch: 'vmx', off: 'vmx-check-msr-list-count', kind: 'historical', title: 'an MSR load/store count above the advertised maximum passes the consistency checks', source: 'KVM: nVMX: Check MSR load/store list counts during VM-Enter consistency checks (2025)', caughtBy: ['vmlaunch-verdict-matches-sdm'] },
+  { name: 'error-code-high-bits', arch: 'vmx', off: 'vmx-check-error-code-high-bits', kind: 'historical', title: 'an injected error code with bits 31:16 set reaches the CPU (late VMfail after L2 state and MSRs were loaded)', source: 'spec §6 #16 (Sean Christopherson, 2022)', caughtBy: ['vmlaunch-outcome-order', 'vmfail-no-side-effects'] },
+  { name: 'cve-2019-3887', arch: 'vmx', off: 'vmx-x2apic-msr-bitmap-guard', kind: 'historical', title: 'vmcs02 passes x2APIC MSRs through without virtualize-x2APIC mode: L2 reaches L0\'s x2APIC', source: 'KVM: x86: nVMX: close leak of L0\'s x2APIC MSRs (CVE-2019-3887)', caughtBy: ['x2apic-msrs-intercepted'] },
+  { name: 'cve-2019-7221', arch: 'vmx', off: 'vmx-free-nested-cancels-timer', kind: 'historical', title: 'the emulated preemption timer stays armed after the vCPU is freed in guest mode', source: 'ecec76885bcf', caughtBy: ['preemption-timer-lifetime'] },
+  { name: 'mutant-timer-armed-early', arch: 'vmx', off: 'vmx-timer-armed-after-entry', kind: 'mutant', title: 'the preemption timer is armed before the entry succeeds and survives a failed entry', source: 'breaks spec §2.3 "start the preemption timer only after success"', caughtBy: ['preemption-timer-lifetime'] },
+  { name: 'mutant-no-vpid-check', arch: 'vmx', drop: 'vpid-zero', kind: 'mutant', title: 'ENABLE_VPID with VPID 0 accepted', source: 'breaks SDM §27.2.1.1 "If the enable VPID VM-execution control is 1, the value of the VPID VM-execution control field must not be 0000H"', caughtBy: ['vmlaunch-verdict-matches-sdm'] },
+  { name: 'mutant-no-host-tr-check', arch: 'vmx', drop: 'host-tr-selector-zero', kind: 'mutant', title: 'a null host TR selector accepted', source: 'breaks SDM §27.2.3 "The selector field for TR cannot be 0000H"', caughtBy: ['vmlaunch-verdict-matches-sdm'] },
+  { name: 'mutant-no-activity-state-check', arch: 'vmx', drop: 'guest-activity-state-invalid', kind: 'mutant', title: 'activity state SHUTDOWN (not advertised) accepted', source: 'breaks SDM §27.3.1.5 (activity state must be one the MISC MSR advertises)', caughtBy: ['vmlaunch-verdict-matches-sdm'] },
   { name: 'mutant-no-vnmi-check', off: 'svm-check-vnmi', kind: 'mutant', title: 'V_NMI_ENABLE accepted without the NMI intercept', source: 'breaks APM 15.21.4 (V_NMI_ENABLE requires the NMI intercept)', caughtBy: ['vmrun-verdict-matches-apm'] },
   { name: 'mutant-no-gpat-check', off: 'svm-check-gpat', kind: 'mutant', title: 'invalid gPAT accepted with nested paging', source: 'breaks APM 15.25.4 (gPAT checked when NP_ENABLE)', caughtBy: ['vmrun-verdict-matches-apm'] },
   { name: 'mutant-no-asid-check', drop: 'asid-zero', kind: 'mutant', title: 'ASID 0 accepted', source: 'breaks APM 15.5.1 "ASID is equal to zero"', caughtBy: ['vmrun-verdict-matches-apm'] },
@@ -84,6 +98,7 @@ const BUGS: BugDef[] = [
 
 const BUG_PROFILES: Profile[] = BUGS.map((b) => ({
   name: b.name,
+  arch: b.arch ?? 'svm',
   kind: b.kind,
   bug: true,
   title: b.title,

@@ -63,6 +63,8 @@ export type ProfileKind = 'kernel' | 'historical' | 'mutant';
 
 export interface Profile {
   name: string;
+  /** For bug profiles: the nested flavour the bug lives in (kernel profiles cover both). */
+  arch?: 'svm' | 'vmx';
   kind: ProfileKind;
   /** True for profiles that model a bug: a fuzz run against them is expected to fail. */
   bug: boolean;
@@ -76,4 +78,16 @@ export interface Profile {
 
 export function has(p: Profile, id: PatchId): boolean {
   return p.patches.has(id);
+}
+
+/** A mutant profile removes checks by id: patches named `drop-check:<id>`. */
+const droppedCache = new WeakMap<Profile, ReadonlySet<string>>();
+
+export function profileDropped(p: Profile): ReadonlySet<string> {
+  const hit = droppedCache.get(p);
+  if (hit) return hit;
+  const out = new Set<string>();
+  for (const id of p.patches) if (id.startsWith('drop-check:')) out.add(id.slice('drop-check:'.length));
+  droppedCache.set(p, out);
+  return out;
 }

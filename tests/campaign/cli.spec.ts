@@ -1,26 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeVmcb } from '../../src/arch/svm/codec.ts';
 import { validVmcb12 } from '../../src/arbitraries/_internals/builders/validVmcb12.ts';
-import { REPO_ROOT, tempDir } from './helpers.ts';
-
-function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli.ts'), ...args], {
-    cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function expectOneLineError(r: { code: number | null; stdout: string; stderr: string }, re: RegExp): void {
-  expect(r.code).toBe(2);
-  expect(r.stdout).toBe('');
-  const lines = r.stderr.trimEnd().split('\n');
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(/^nestfuzz: error: .+ \(.+\)$/);
-  expect(lines[0]).toMatch(re);
-}
+import { cli, expectOneLineError, tempDir } from './helpers.ts';
 
 describe('cli', () => {
   let dir: string;
@@ -64,7 +47,11 @@ describe('cli', () => {
       expect(Array.isArray(l.properties)).toBe(true);
       const kvmNext = l.profiles.find((p) => p.name === 'kvm-next');
       expect(kvmNext).toMatchObject({ bug: false, kind: 'kernel' });
-      expect(Object.keys(kvmNext ?? {}).sort()).toEqual(['bug', 'caughtBy', 'kind', 'name', 'patches', 'source', 'title']);
+      expect(Object.keys(kvmNext ?? {}).sort()).toEqual(['arch', 'bug', 'caughtBy', 'kind', 'name', 'patches', 'source', 'title']);
+      expect(kvmNext).toMatchObject({ arch: 'any' });
+      expect(l.profiles.find((p) => p.name === 'cve-2021-29657')).toMatchObject({ arch: 'svm', bug: true });
+      expect(l.profiles.find((p) => p.name === 'cve-2018-12904')).toMatchObject({ arch: 'vmx', bug: true });
+      expect(l.checks.map((c) => c.id)).toContain('vpid-zero');
       expect(l.checks.map((c) => c.id)).toContain('asid-zero');
     });
   });

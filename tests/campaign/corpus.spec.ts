@@ -6,7 +6,7 @@ import {
 } from '../../src/campaign/corpus.ts';
 import { NestfuzzError } from '../../src/campaign/errors.ts';
 import { toJson } from '../../src/campaign/serialize.ts';
-import { fakeLookup, sampleCase, tempDir } from './helpers.ts';
+import { fakeLookup, sampleCase, tempDir, asSvm } from './helpers.ts';
 
 const isProperty = (id: string): boolean => fakeLookup(id) !== undefined;
 
@@ -74,7 +74,7 @@ describe('corpus', () => {
 
     it('should name different counterexamples differently', () => {
       const other = entry();
-      other.case.scenario.vmcb12.control.asid = 2;
+      asSvm(other.case).scenario.vmcb12.control.asid = 2;
       expect(saveCounterexample(dir, other).hash).not.toBe(saveCounterexample(dir, entry()).hash);
       expect(listCorpus(dir)).toHaveLength(2);
     });

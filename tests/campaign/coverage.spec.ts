@@ -25,6 +25,13 @@ describe('coverage', () => {
         for (const m of readFileSync(f, 'utf8').matchAll(/\bcc\(\s*[\w.]+,\s*`\$\{\w+\}(-[a-z0-9-]+)`/g)) suffixes.push(m[1]);
       }
       expect(suffixes.length).toBeGreaterThan(0);
+      // …or a row of a rule table (`['hw-…', …]` or `hw('hw-…', …)`) in a file that passes a row's id to cc() as a
+      // variable, e.g. hardware.ts's `for (const [rule, …] of RULES) cc(t, rule, …)`.
+      for (const f of engineFiles(join(REPO_ROOT, 'src', 'engine'))) {
+        const src = readFileSync(f, 'utf8');
+        if (!/\bcc\(\s*[\w.]+,\s*[\w.]+,/.test(src)) continue;
+        for (const m of src.matchAll(/^\s*(?:\[|\w+\()\s*'([a-z0-9-]+)',/gm)) used.add(m[1]);
+      }
       const stale = [...known].filter((id) => !used.has(id) && !suffixes.some((sfx) => id.endsWith(sfx)));
       expect(stale).toEqual([]);
     });

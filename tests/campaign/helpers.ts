@@ -1,15 +1,22 @@
 // Test helpers: temp dirs, a valid base scenario, and small fake properties (the real ones are
 // written in parallel; campaign code must work with any registry).
 
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import type { NestfuzzProperty, SvmCase } from '../../properties/types.ts';
+import { expect } from 'vitest';
+import { isVmxCase, type AnyCase, type NestfuzzProperty, type SvmCase } from '../../properties/types.ts';
 import { defaultL1 } from '../../src/arbitraries/_internals/builders/defaultL1.ts';
 import { validVmcb12 } from '../../src/arbitraries/_internals/builders/validVmcb12.ts';
 import { run } from '../../src/engine/svm/run.ts';
 import type { SvmScenario } from '../../src/engine/svm/scenario.ts';
+import { runVmx } from '../../src/engine/vmx/run.ts';
+import { cloneVmxScenario } from '../../src/engine/vmx/scenario.ts';
+import { validVmxScenario } from '../../src/engine/vmx/scenario_base.ts';
+import type { VmxCase } from '../../src/arbitraries/vmxScenario.ts';
+import { DEFAULT_VMX_BASE } from '../../src/arbitraries/_internals/builders/baseVmxScenario.ts';
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..');
 
@@ -57,7 +64,7 @@ export function noisyCase(): fc.Arbitrary<SvmCase> {
 }
 
 /** Fails whenever VMRUN does not enter L2 (so ASID 0 fails on kvm-next). */
-export const fakeEntersProperty: NestfuzzProperty = {
+export const fakeEntersProperty: NestfuzzProperty<SvmCase> = {
   id: 'fake-always-enters',
   area: 'svm',
   title: 'every generated vmcb12 enters L2 (fake, for campaign tests)',
@@ -70,7 +77,7 @@ export const fakeEntersProperty: NestfuzzProperty = {
 };
 
 /** Always holds. */
-export const fakeHoldsProperty: NestfuzzProperty = {
+export const fakeHoldsProperty: NestfuzzProperty<SvmCase> = {
   id: 'fake-holds',
   area: 'svm',
   title: 'always holds (fake)',
@@ -83,7 +90,7 @@ export const fakeHoldsProperty: NestfuzzProperty = {
 };
 
 /** A comparing property: holds iff both profiles give the same outcome. */
-export const fakeCompareProperty: NestfuzzProperty = {
+export const fakeCompareProperty: NestfuzzProperty<SvmCase> = {
   id: 'fake-compare',
   area: 'svm',
   title: 'same outcome on both profiles (fake)',
@@ -100,6 +107,67 @@ export const fakeCompareProperty: NestfuzzProperty = {
 
 export const FAKE_REGISTRY: readonly NestfuzzProperty[] = [fakeEntersProperty, fakeHoldsProperty, fakeCompareProperty];
 
+/**
+ * A nested-VMX case arbitrary: VPID 0 is the invalid part; guest RSP and the L1 RSP are noise that
+ * revertToBase must remove.
+ */
+export function noisyVmxCase(): fc.Arbitrary<VmxCase> {
+  return fc
+    .record({
+      vpid: fc.integer({ min: 0, max: 3 }),
+      rsp: fc.constantFrom(0x123000n, 0x700000n),
+      l1rsp: fc.constantFrom(0x90000n, 0x80000n),
+    })
+    .map(({ vpid, rsp, l1rsp }) => {
+      const base = validVmxScenario();
+      const scenario = cloneVmxScenario(base);
+      scenario.vmcs12.virtual_processor_id = vpid;
+      scenario.vmcs12.guest_rsp = rsp;
+      scenario.l1.rsp = l1rsp;
+      return { scenario, base, mutations: vpid === 0 ? ['vmcs12:vpid-zero:0'] : [], choice: { ...DEFAULT_VMX_BASE } };
+    });
+}
+
+/** Fails whenever VMLAUNCH does not enter L2 (so VPID 0 fails on kvm-next). */
+export const fakeVmxEntersProperty: NestfuzzProperty<VmxCase> = {
+  id: 'fake-vmx-enters',
+  area: 'vmx',
+  title: 'every generated vmcs12 enters L2 (fake, for campaign tests)',
+  rationale: 'test fixture',
+  arbitrary: noisyVmxCase,
+  predicate(c, ctx) {
+    const r = runVmx(c.scenario, ctx.profile);
+    return r.outcome === 'entered' ? { ok: true } : { ok: false, code: 'not-entered', message: `outcome ${r.outcome}` };
+  },
+};
+
+/** FAKE_REGISTRY plus a nested-VMX property. */
+export const FAKE_MIXED_REGISTRY: readonly NestfuzzProperty[] = [...FAKE_REGISTRY, fakeVmxEntersProperty];
+
 export function fakeLookup(id: string): NestfuzzProperty | undefined {
-  return FAKE_REGISTRY.find((p) => p.id === id);
+  return FAKE_MIXED_REGISTRY.find((p) => p.id === id);
+}
+
+/** Narrow a case the SVM fixtures produced (campaign code hands them back as AnyCase). */
+export function asSvm(c: AnyCase): SvmCase {
+  if (isVmxCase(c)) throw new Error('expected an SVM case');
+  return c;
+}
+
+/** Runs the CLI (`node --import tsx src/cli.ts …`) from the repository root. */
+export function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli.ts'), ...args], {
+    cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Bad input: exit 2, nothing on stdout, exactly one `nestfuzz: error: … (fix)` line on stderr. */
+export function expectOneLineError(r: { code: number | null; stdout: string; stderr: string }, re: RegExp): void {
+  expect(r.code).toBe(2);
+  expect(r.stdout).toBe('');
+  const lines = r.stderr.trimEnd().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^nestfuzz: error: .+ \(.+\)$/);
+  expect(lines[0]).toMatch(re);
 }

@@ -7,7 +7,7 @@ import { replayEntry } from '../../src/campaign/replay.ts';
 import { deriveSeed, runCampaign, type CampaignOptions } from '../../src/campaign/runner.ts';
 import { getProfile } from '../../src/engine/profile_list.ts';
 import type { Profile } from '../../src/engine/profiles.ts';
-import { FAKE_REGISTRY, fakeLookup, tempDir } from './helpers.ts';
+import { FAKE_REGISTRY, fakeLookup, tempDir, asSvm } from './helpers.ts';
 
 const kvmNext = getProfile('kvm-next') as Profile;
 const noAsidCheck = getProfile('mutant-no-asid-check') as Profile;
@@ -49,8 +49,8 @@ describe('runner', () => {
       const e = loadCorpusFile(f.corpusFile, { isProperty: (id) => fakeLookup(id) !== undefined });
       expect(e).toMatchObject({ schema: 1, property: 'fake-always-enters', profile: 'kvm-next', seed: f.seed, path: f.path, expected: 'fail' });
       // Noise (RSP, CR2, L2 nops) is reverted to the base; only ASID 0 is left.
-      expect(e.case.scenario.vmcb12.control.asid).toBe(0);
-      expect(e.case.scenario.vmcb12.save.rsp).toBe(e.case.base.vmcb12.save.rsp);
+      expect(asSvm(e.case).scenario.vmcb12.control.asid).toBe(0);
+      expect(asSvm(e.case).scenario.vmcb12.save.rsp).toBe(asSvm(e.case).base.vmcb12.save.rsp);
       expect(e.case.scenario.l2).toEqual(e.case.base.l2);
 
       expect(existsSync(f.shrinkLogFile)).toBe(true);

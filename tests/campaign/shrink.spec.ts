@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { caseDifferences, revertToBase, verifyOneMinimal, type StillFails } from '../../src/campaign/shrink.ts';
 import { formatPath } from '../../src/campaign/fieldDiff.ts';
-import type { SvmCase } from '../../properties/types.ts';
-import { sampleCase } from './helpers.ts';
+import type { AnyCase } from '../../properties/types.ts';
+import { asSvm, sampleCase } from './helpers.ts';
 
-const paths = (c: SvmCase): string[] => caseDifferences(c).map((d) => formatPath(d.path));
+const paths = (c: AnyCase): string[] => caseDifferences(c).map((d) => formatPath(d.path));
 
 describe('shrink', () => {
   describe('caseDifferences', () => {
@@ -25,7 +25,7 @@ describe('shrink', () => {
       let calls = 0;
       const stillFails: StillFails = (c) => {
         calls++;
-        return c.scenario.vmcb12.control.asid === 0 && c.scenario.l1.memory['0x999000'] !== undefined;
+        return asSvm(c).scenario.vmcb12.control.asid === 0 && asSvm(c).scenario.l1.memory['0x999000'] !== undefined;
       };
       const r = revertToBase(sampleCase(), stillFails);
       expect(paths(r.case)).toEqual(['scenario.l1.memory.0x999000', 'scenario.vmcb12.control.asid']);
@@ -37,7 +37,7 @@ describe('shrink', () => {
       expect(r.exhausted).toBe(false);
       expect(r.case.base).toEqual(sampleCase().base);
       expect(r.case.scenario.l2).toEqual([]);
-      expect(r.case.scenario.race).toBeNull();
+      expect(asSvm(r.case).scenario.race).toBeNull();
       expect(calls).toBe(r.attempts.length);
 
       const v = verifyOneMinimal(r.case, stillFails);
@@ -49,7 +49,7 @@ describe('shrink', () => {
     });
 
     it('should record each kept step as a field diff against the previous case', () => {
-      const r = revertToBase(sampleCase(), (c) => c.scenario.vmcb12.control.asid === 0);
+      const r = revertToBase(sampleCase(), (c) => asSvm(c).scenario.vmcb12.control.asid === 0);
       const rsp = r.attempts.find((a) => a.path === 'scenario.vmcb12.save.rsp');
       expect(rsp?.diff.map((d) => [formatPath(d.path), d.old, d.new])).toEqual([['scenario.vmcb12.save.rsp', 0x123000n, 0x700000n]]);
       expect(paths(r.case)).toEqual(['scenario.vmcb12.control.asid']);
@@ -57,9 +57,9 @@ describe('shrink', () => {
 
     it('should reach a fixpoint when one revert enables another (either of two fields fails)', () => {
       const c = sampleCase();
-      const r = revertToBase(c, (x) => x.scenario.vmcb12.control.asid === 0 || x.scenario.vmcb12.save.rsp === 0x123000n);
+      const r = revertToBase(c, (x) => asSvm(x).scenario.vmcb12.control.asid === 0 || asSvm(x).scenario.vmcb12.save.rsp === 0x123000n);
       expect(caseDifferences(r.case)).toHaveLength(1);
-      expect(verifyOneMinimal(r.case, (x) => x.scenario.vmcb12.control.asid === 0 || x.scenario.vmcb12.save.rsp === 0x123000n).oneMinimal).toBe(true);
+      expect(verifyOneMinimal(r.case, (x) => asSvm(x).scenario.vmcb12.control.asid === 0 || asSvm(x).scenario.vmcb12.save.rsp === 0x123000n).oneMinimal).toBe(true);
     });
 
     it('should stop at the attempt cap', () => {
@@ -72,7 +72,7 @@ describe('shrink', () => {
   describe('verifyOneMinimal', () => {
     it('should report a case that is not 1-minimal', () => {
       // Either difference alone fails, so undoing one of them does not make the invariant hold.
-      const v = verifyOneMinimal(sampleCase(), (x) => x.scenario.vmcb12.control.asid === 0 || x.scenario.race !== null);
+      const v = verifyOneMinimal(sampleCase(), (x) => asSvm(x).scenario.vmcb12.control.asid === 0 || asSvm(x).scenario.race !== null);
       expect(v.oneMinimal).toBe(false);
       expect(v.lines.find((l) => l.path === 'scenario.vmcb12.control.asid')?.holds).toBe(false);
     });

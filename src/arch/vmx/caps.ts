@@ -149,6 +149,18 @@ export interface VmxMisc {
   msegRevisionId: number;
 }
 
+const miscCache = new WeakMap<NestedVmxMsrs, VmxMisc>();
+
+/** The decoded IA32_VMX_MISC of a capability set, computed once per caps object (the engine asks on every entry). */
+export function nestedMisc(caps: NestedVmxMsrs): VmxMisc {
+  let m = miscCache.get(caps);
+  if (m === undefined) {
+    m = decodeVmxMisc(controlMsr(caps.miscLow, caps.miscHigh));
+    miscCache.set(caps, m);
+  }
+  return m;
+}
+
 export function decodeVmxMisc(v: bigint): VmxMisc {
   const maxMsrField = Number((v & VMX_MISC.MAX_MSR_MASK) >> VMX_MISC.MAX_MSR_SHIFT);
   return {

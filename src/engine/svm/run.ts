@@ -5,7 +5,7 @@
 import { EFER, SEG_ATTR } from '../../arch/svm/defs.ts';
 import { cloneControl, cloneVmcb, type Vmcb, type VmcbControl } from '../../arch/svm/vmcb.ts';
 import { GuestMemory } from '../memory.ts';
-import type { Profile } from '../profiles.ts';
+import { profileDropped, type Profile } from '../profiles.ts';
 import { Trace } from '../trace.ts';
 import { emptyPending, newNested, type ArchRegs, type SvmVcpu } from '../vcpu.ts';
 import type { Ctx } from './ctx.ts';
@@ -294,16 +294,3 @@ export function run(s: SvmScenario, p: Profile, dropped?: ReadonlySet<string>): 
       return runVmrun(ctx, s, before);
   }
 }
-
-/** A mutant profile removes checks by id: patches named `drop-check:<id>`. */
-const droppedCache = new WeakMap<Profile, ReadonlySet<string>>();
-
-export function profileDropped(p: Profile): ReadonlySet<string> {
-  const hit = droppedCache.get(p);
-  if (hit) return hit;
-  const out = new Set<string>();
-  for (const id of p.patches) if (id.startsWith('drop-check:')) out.add(id.slice('drop-check:'.length));
-  droppedCache.set(p, out);
-  return out;
-}
-

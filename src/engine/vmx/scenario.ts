@@ -96,6 +96,8 @@ export type VmxL2Action =
 export type VmxL1After = 'none' | 'vmxoff';
 
 export interface VmxScenario {
+  /** The discriminant against SvmScenario (arch: 'svm'). */
+  arch: 'vmx';
   l0: VmxL0;
   /** The nested capability MSRs advertised to L1 (KVM nested.msrs). */
   caps: NestedVmxMsrs;

@@ -83,6 +83,7 @@ export function validVmxScenario(opts: ValidVmxScenarioOptions = {}): VmxScenari
   if (!l0.enable_ept) l0.enable_unrestricted_guest = false;
   const caps = capsForL0(l0);
   return {
+    arch: 'vmx',
     l0,
     caps,
     guest: defaultVmxGuestFacts(),

@@ -5,7 +5,7 @@
 // Check groups return a verdict (true = all hold); nested_vmx_run turns false into VMfailValid(7).
 // Ids are listed, in evaluation order, in VMX_CONTROL_CHECK_IDS at the end of this file.
 
-import { type NestedVmxMsrs, EPT_CAP, VMX_BASIC, controlMsr, controlsValid, decodeVmxMisc } from '../../../arch/vmx/caps.ts';
+import { type NestedVmxMsrs, EPT_CAP, VMX_BASIC, controlMsr, controlsValid, nestedMisc } from '../../../arch/vmx/caps.ts';
 import { CPU_BASED, PIN_BASED, SECONDARY, VM_EXIT, VMFUNC_CONTROLS } from '../../../arch/vmx/controls.ts';
 import { EPTP } from '../../../arch/vmx/eptp.ts';
 import { INTR_INFO, INTR_TYPE } from '../../../arch/vmx/intr_info.ts';
@@ -48,7 +48,7 @@ function exit_has(v: Vmcs12, bit: number): boolean {
 }
 
 function miscOf(caps: NestedVmxMsrs) {
-  return decodeVmxMisc(controlMsr(caps.miscLow, caps.miscHigh));
+  return nestedMisc(caps);
 }
 
 // ---------------------------------------------------------------------------------------------
