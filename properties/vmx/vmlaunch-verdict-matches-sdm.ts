@@ -48,6 +48,10 @@ const describe = (v: SdmVerdict | { kind: 'internal-error' }): string => {
 function listed(s: VmxScenario, launch: boolean, r: VmxRunResult, got: ReturnType<typeof engineVerdict>, sdm: SdmJudgement): Deviation | undefined {
   const want = sdm.verdict;
   const kvmRule = r.trace.failedChecks().at(-1) ?? '';
+  // L1 pages KVM cannot back: an internal error (APIC-access page) or a deliberate late VMfail 7 (virtual-APIC page).
+  if (kvmRule === 'get-vmcs12-pages-apic-access-unmappable' || (r.late_vmfail && r.hardware?.rule === 'hw-ctl-virtual-apic-page')) {
+    return SDM_DEVIATIONS.find((d) => d.id === 'unbackable-apic-pages');
+  }
   // KVM loads the entry MSR-load list before the CPU's guest-state checks (exit 34 where the SDM says 33).
   if (want.kind === 'exit' && want.reason === 33 && got.kind === 'exit' && got.reason === 34 && sdm.rule) {
     return listedOrderDifference(sdm.rule, kvmRule);

@@ -13,7 +13,7 @@ import {
   baseVmxScenario, DEFAULT_VMX_BASE, L2_MSR_CHOICES, VMX_AFTERS, VMX_APICV, VMX_GUEST_MODES, VMX_INJECTIONS, VMX_L0_MODES,
   VMX_L2_KINDS, VMX_MSR_COUNTS, VMX_MSR_LISTS, VMX_PATHS, type VmxBaseChoice,
 } from './_internals/builders/baseVmxScenario.ts';
-import { getVmxMutation, VMX_MUTATION_IDS } from './_internals/mutations/vmxMutations.ts';
+import { getVmxMutation, VMX_LATE_MUTATION_IDS, VMX_MUTATION_IDS } from './_internals/mutations/vmxMutations.ts';
 import { getVmxScenarioMutation, VMX_SCN_MUTATION_IDS } from './_internals/mutations/vmxScenarioMutations.ts';
 
 export interface VmxCase {
@@ -37,6 +37,7 @@ export const SCN_PREFIX = 'scn:';
 /** Every mutation id of both tables, prefixed with the table it comes from. */
 export const VMX_SCENARIO_MUTATION_IDS: readonly string[] = [
   ...VMX_MUTATION_IDS.map((id) => VMCS12_PREFIX + id),
+  ...VMX_LATE_MUTATION_IDS.map((id) => VMCS12_PREFIX + id),
   ...VMX_SCN_MUTATION_IDS.map((id) => SCN_PREFIX + id),
 ];
 

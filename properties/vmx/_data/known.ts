@@ -24,6 +24,11 @@ export const VMFAIL_DEVIATIONS: Record<string, KnownDeviation> = {
     reason: 'a late VMfail (the CPU refuses vmcs02\'s controls for a rule KVM leaves to hardware, e.g. an unmappable virtual-APIC page) comes after KVM processed the VM-entry MSR-load list; nested_vmx_restore_host_state restores only MSRs the VM-exit MSR-load list names, the others keep L2\'s values',
     source: 'nested.c nested_vmx_restore_host_state ("best effort"), nested_get_vmcs12_pages (INVALID_GPA virtual-APIC page); SDM vol.3C §31.2 VMfail',
   },
+  'late-vmfail-restores-from-exit-list': {
+    id: 'late-vmfail-restores-from-exit-list',
+    reason: 'after a late VMfail, nested_vmx_restore_host_state writes, for every VM-entry MSR-load entry that the VM-exit MSR-load list also names, the exit list\'s value (whether or not the entry value was loaded); an unreadable or refused exit-list entry there is a VMX abort (triple fault)',
+    source: 'nested.c nested_vmx_restore_host_state (loop over vm_entry_msr_load_count, goto vmabort → nested_vmx_abort(VMX_ABORT_LOAD_HOST_MSR_FAIL))',
+  },
 };
 
 /** Where KVM_SET_NESTED_STATE checks less than VMLAUNCH (entry-path-parity). */

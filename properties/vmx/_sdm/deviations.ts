@@ -28,6 +28,13 @@ export interface Deviation {
 
 export const SDM_DEVIATIONS: readonly Deviation[] = [
   {
+    id: 'unbackable-apic-pages', rule: 'kvm: get-vmcs12-pages-apic-access-unmappable, hw-ctl-virtual-apic-page', kind: 'deviation',
+    sdm: '§27.2.1.1: the APIC-access and virtual-APIC addresses need only be 4K-aligned and within MAXPHYADDR; whether memory backs them is not a VM-entry check',
+    kvm: 'an APIC-access page L1 cannot back is KVM_EXIT_INTERNAL_ERROR to userspace; a virtual-APIC page L1 cannot back (without CR8 load+store exiting) becomes INVALID_GPA in vmcs02, so the CPU fails the entry: a late VMfailValid(7)',
+    reason: 'KVM must map both pages into vmcs02 by host physical address; there is nothing to map',
+    source: 'nested.c nested_get_vmcs12_pages; spec vmx-mmu.md §2.3',
+  },
+  {
     id: 'cr3-target-count-zero', rule: 'ctl-cr3-target-count', kind: 'note',
     sdm: '§27.2.1.1: CR3-target count ≤ IA32_VMX_MISC[24:16]',
     kvm: 'any non-zero CR3-target count fails with VMfailValid(7)',

@@ -178,11 +178,112 @@ const GUEST_MUTATIONS: VmxMutation[] = [
   one('guest-activity-state-invalid', (v, k) => { v.guest_activity_state = pick([2, 4, 5, 0xffffffff], k); }),
 ];
 
+// ---- the CPU's own VM-entry checks of vmcs02 (SDM §27.2.1.1 / §27.3.1; engine hardware.ts). KVM's
+// software checks (nested_vmx_check_guest_state) and, without unrestricted guest, prepare_vmcs02's
+// vmx_guest_state_valid run first, so each entry breaks only its own rule and nothing KVM checks.
+// Rules vmx_guest_state_valid also enforces turn unrestricted guest on in vmcs12 (the default L0 allows
+// it; vmcs12 already enables EPT), so that only the CPU sees them. Built for the default 64-bit base.
+
+/** Unrestricted guest in vmcs12 (needs EPT, which validVmcs12 enables): KVM then skips vmx_guest_state_valid. */
+const ug = (v: Vmcs12): void => { proc(v, CPU_BASED.ACTIVATE_SECONDARY_CONTROLS); sec(v, SECONDARY.UNRESTRICTED_GUEST | SECONDARY.ENABLE_EPT); };
+/** A 32-bit protected-mode, paged L2 (not IA-32e): EFER LME/LMA clear, 32-bit CS, RIP below 4 GiB. */
+const prot32 = (v: Vmcs12): void => {
+  entry(v, 0, VM_ENTRY.IA32E_MODE);
+  v.guest_ia32_efer &= ~(EFER.LME | EFER.LMA);
+  v.guest_cs_ar_bytes = 0xc09b;
+  v.guest_rip &= 0xffffffffn;
+  v.guest_rsp &= 0xffffffffn;
+};
+const GUEST_RFLAGS = { IF: 1n << 9n, TF: 1n << 8n, VM: 1n << 17n } as const;
+const ACT_HLT = 1;
+const INTR_STI = 1;
+const INTR_MOV_SS = 2;
+
+const HARDWARE_MUTATIONS: VmxMutation[] = [
+  one('hw-guest-cr4-pcide-without-ia32e', (v) => { prot32(v); v.guest_cr4 |= CR4.PCIDE; }),
+  one('hw-guest-sysenter-noncanonical', (v, k) => { if (k % 2) v.guest_sysenter_eip = nonCanonical(k >> 1); else v.guest_sysenter_esp = nonCanonical(k >> 1); }),
+  one('hw-guest-tr-selector-ti', (v) => { ug(v); v.guest_tr_selector |= 4; }),
+  one('hw-guest-ldtr-selector-ti', (v) => { ug(v); v.guest_ldtr_selector = 0x4c; v.guest_ldtr_base = 0n; v.guest_ldtr_limit = 0; v.guest_ldtr_ar_bytes = 0x82; }),
+  // hw-guest-ss-rpl-cs-rpl: see the scenario table (only KVM_SET_NESTED_STATE skips vmx_guest_state_valid without UG).
+  one('hw-guest-v86-segments', (v, k) => { v.guest_rflags |= GUEST_RFLAGS.VM; if (k % 2) v.guest_gs_base = 0x10n; }),
+  one('hw-guest-segment-bases', (v, k) => { const f = pick(['guest_fs_base', 'guest_gs_base', 'guest_tr_base'] as const, k); v[f] = nonCanonical(0); }),
+  one('hw-guest-cs-type', (v, k) => { ug(v); v.guest_cs_ar_bytes = (v.guest_cs_ar_bytes & ~0xf) | pick([1, 10, 8, 5], k); }),
+  one('hw-guest-ss-type', (v, k) => { ug(v); v.guest_ss_ar_bytes = (v.guest_ss_ar_bytes & ~0xf) | pick([1, 11, 5], k); }),
+  one('hw-guest-ds-es-fs-gs-type', (v, k) => { ug(v); const f = pick(['guest_ds_ar_bytes', 'guest_es_ar_bytes', 'guest_fs_ar_bytes', 'guest_gs_ar_bytes'] as const, k); v[f] = (v[f] & ~0xf) | 2; }),
+  one('hw-guest-segment-s-flag', (v) => { ug(v); v.guest_ds_ar_bytes &= ~0x10; }),
+  one('hw-guest-segment-dpl', (v) => { ug(v); v.guest_cs_ar_bytes |= 0x60; }),
+  one('hw-guest-segment-present', (v) => { ug(v); v.guest_es_ar_bytes &= ~0x80; }),
+  one('hw-guest-segment-ar-reserved', (v, k) => { v.guest_gs_ar_bytes |= k % 2 ? 0x20000 : 0x100; }),
+  one('hw-guest-segment-limit-granularity', (v) => { v.guest_fs_limit = 0xffff0; v.guest_fs_ar_bytes |= 0x8000; }),
+  one('hw-guest-cs-l-and-d', (v) => { v.guest_cs_ar_bytes |= 0x2000 | 0x4000; }),
+  // TR type 3 (busy 16-bit TSS) passes vmx_guest_state_valid but not the IA-32e rule.
+  one('hw-guest-tr-type', (v) => { v.guest_tr_ar_bytes = (v.guest_tr_ar_bytes & ~0xf) | 3; }),
+  // A usable LDTR with S = 1: vmx_guest_state_valid checks only its type, P and TI.
+  one('hw-guest-ldtr-type', (v) => { v.guest_ldtr_selector = 0; v.guest_ldtr_base = 0n; v.guest_ldtr_limit = 0; v.guest_ldtr_ar_bytes = 0x92; }),
+  one('hw-guest-gdtr-idtr-base', (v, k) => { if (k % 2) v.guest_idtr_base = nonCanonical(k >> 1); else v.guest_gdtr_base = nonCanonical(k >> 1); }),
+  one('hw-guest-gdtr-idtr-limit', (v, k) => { if (k % 2) v.guest_idtr_limit |= 0x10000; else v.guest_gdtr_limit |= 0x10000; }),
+  // Compatibility mode (IA-32e, CS.L = 0) with RIP bits 63:32 set.
+  one('hw-guest-rip-upper-bits', (v, k) => { v.guest_cs_ar_bytes = 0xc09b; v.guest_rip |= 1n << BigInt(32 + (k % 32)); }),
+  one('hw-guest-rip-noncanonical', (v, k) => { v.guest_rip = nonCanonical(k); }),
+  one('hw-guest-rflags-reserved', (v, k) => { v.guest_rflags = pick([v.guest_rflags | 8n, v.guest_rflags | 0x20n, v.guest_rflags | 0x8000n, v.guest_rflags & ~2n, v.guest_rflags | (1n << 22n)], k); }),
+  // RFLAGS.VM in IA-32e mode with valid virtual-8086 segments (UG keeps vmx_guest_state_valid out of the way).
+  one('hw-guest-rflags-vm', (v) => {
+    ug(v);
+    v.guest_rflags |= GUEST_RFLAGS.VM;
+    for (const n of ['cs', 'ss', 'ds', 'es', 'fs', 'gs'] as const) {
+      v[`guest_${n}_selector`] = 0x1000;
+      v[`guest_${n}_base`] = 0x10000n;
+      v[`guest_${n}_limit`] = 0xffff;
+      v[`guest_${n}_ar_bytes`] = 0xf3;
+    }
+    v.guest_rip &= 0xffffn;
+  }),
+  one('hw-guest-rflags-if-injection', (v, k) => { v.guest_rflags &= ~GUEST_RFLAGS.IF; v.vm_entry_intr_info_field = intr(0, 0x20 + (k % 224)); }),
+  // HLT with a consistent ring-3 CS/SS (CS, SS RPL = DPL = 3).
+  one('hw-guest-activity-hlt-ss-dpl', (v) => {
+    v.guest_activity_state = ACT_HLT;
+    v.guest_cs_selector = (v.guest_cs_selector & ~3) | 3; v.guest_cs_ar_bytes |= 0x60;
+    v.guest_ss_selector = (v.guest_ss_selector & ~3) | 3; v.guest_ss_ar_bytes |= 0x60;
+  }),
+  one('hw-guest-activity-blocking', (v, k) => {
+    v.guest_activity_state = ACT_HLT;
+    if (k % 2) { v.guest_rflags |= GUEST_RFLAGS.IF; v.guest_interruptibility_info = INTR_STI; } else v.guest_interruptibility_info = INTR_MOV_SS;
+  }),
+  // HLT and a #UD (hardware exception 6, no error code): HLT accepts only ext-int, NMI, #DB, #MC, MTF.
+  one('hw-guest-activity-event-injection', (v, k) => { v.guest_activity_state = ACT_HLT; v.vm_entry_intr_info_field = intr(3, pick([6, 0, 3, 4], k)); }),
+  one('hw-guest-interruptibility-reserved', (v, k) => { v.guest_interruptibility_info = (v.guest_interruptibility_info | bit(5 + (k % 27))) >>> 0; }),
+  one('hw-guest-interruptibility-sti-mov-ss', (v) => { v.guest_rflags |= GUEST_RFLAGS.IF; v.guest_interruptibility_info = INTR_STI | INTR_MOV_SS; }),
+  one('hw-guest-interruptibility-sti-if', (v) => { v.guest_rflags &= ~GUEST_RFLAGS.IF; v.guest_interruptibility_info = INTR_STI; }),
+  one('hw-guest-interruptibility-ext-int', (v, k) => {
+    v.guest_rflags |= GUEST_RFLAGS.IF; v.vm_entry_intr_info_field = intr(0, 0x20); v.guest_interruptibility_info = k % 2 ? INTR_STI : INTR_MOV_SS;
+  }),
+  one('hw-guest-interruptibility-nmi', (v) => { v.vm_entry_intr_info_field = intr(2, 2); v.guest_interruptibility_info = INTR_MOV_SS; }),
+  one('hw-guest-interruptibility-smi', (v) => { v.guest_interruptibility_info = 4; }),
+  one('hw-guest-pending-dbg-reserved', (v, k) => { v.guest_pending_dbg_exceptions |= pick([0x10n, 1n << 13n, 1n << 15n, 1n << 17n, 1n << 63n], k); }),
+  // HLT with BS set but RFLAGS.TF clear.
+  one('hw-guest-pending-dbg-bs', (v) => { v.guest_activity_state = ACT_HLT; v.guest_rflags &= ~GUEST_RFLAGS.TF; v.guest_pending_dbg_exceptions = 1n << 14n; }),
+  // RTM without the enabled-breakpoint bit (12).
+  one('hw-guest-pending-dbg-rtm', (v, k) => { v.guest_pending_dbg_exceptions = (1n << 16n) | pick([0n, 1n, (1n << 12n) | 1n], k); }),
+  // hw-guest-vmcs-link-ptr-current, hw-guest-pdpte-reserved: see the scenario table (they need L1 memory / PAE mode).
+  // ---- prepare_vmcs02 → nested_vmx_load_cr3: CR3 with a bit at or above MAXPHYADDR (bits 52..60, beyond any).
+  one('load-cr3-illegal', (v, k) => { v.guest_cr3 |= 1n << BigInt(52 + (k % 9)); }),
+];
+
+/** Mutations of KVM's vmcs12 checks (controls, host state, guest state): each fails its target there first. */
 export const VMX_MUTATIONS: readonly VmxMutation[] = [...CONTROL_MUTATIONS, ...HOST_MUTATIONS, ...GUEST_MUTATIONS];
 
 export const VMX_MUTATION_IDS: readonly string[] = VMX_MUTATIONS.map((m) => m.id);
 
-const BY_ID: ReadonlyMap<string, VmxMutation> = new Map(VMX_MUTATIONS.map((m) => [m.id, m]));
+/**
+ * vmcs12-only mutations of checks after KVM's vmcs12 checks pass: prepare_vmcs02 and the CPU's VM
+ * entry of vmcs02. They leave every check of VMX_MUTATIONS' groups passing, so vmcs12Case (which
+ * sees only those groups) does not draw them; vmxCase does.
+ */
+export const VMX_LATE_MUTATIONS: readonly VmxMutation[] = HARDWARE_MUTATIONS;
+
+export const VMX_LATE_MUTATION_IDS: readonly string[] = VMX_LATE_MUTATIONS.map((m) => m.id);
+
+const BY_ID: ReadonlyMap<string, VmxMutation> = new Map([...VMX_MUTATIONS, ...VMX_LATE_MUTATIONS].map((m) => [m.id, m]));
 
 export function getVmxMutation(id: string): VmxMutation | undefined {
   return BY_ID.get(id);

@@ -7,9 +7,15 @@
 // variant.
 
 import { CR0, CR4, EFER, RFLAGS } from '../../../arch/svm/defs.ts';
-import { VM_ENTRY } from '../../../arch/vmx/controls.ts';
+import { type NestedVmxMsrs, EPT_CAP } from '../../../arch/vmx/caps.ts';
+import { CPU_BASED, SECONDARY, VM_ENTRY } from '../../../arch/vmx/controls.ts';
+import { EPTP } from '../../../arch/vmx/eptp.ts';
+import { INTR_INFO, INTR_TYPE } from '../../../arch/vmx/intr_info.ts';
 import { VMCS12_HDR_SHADOW_VMCS, VMCS12_REVISION } from '../../../arch/vmx/vmcs12.ts';
 import { memKey, type VmxScenario } from '../../../engine/vmx/scenario.ts';
+import { capsForL0 } from '../../../engine/vmx/scenario_base.ts';
+import { VMCS12_BASE_GPA } from '../../../engine/vmx/nested/vmcs12_base.ts';
+import { proc, sec } from '../helpers/controlBits.ts';
 import { MSR_IDX, nestedEptOn, toPae32, VMX_SCN_GPA, writeMsrEntry, type MsrListEntry } from '../builders/baseVmxScenario.ts';
 
 export interface VmxScenarioMutation {
@@ -101,6 +107,50 @@ function pdpteReservedBit(s: VmxScenario, k: number): bigint {
   const mpa = Math.min(52, Math.max(32, s.guest.maxphyaddr | 0));
   return pick([1n << 1n, 1n << 2n, 1n << 5n, 1n << 6n, 1n << 7n, 1n << 8n, 1n << BigInt(mpa), 1n << 51n, 1n << 63n], k);
 }
+
+// ---- hardware rules, caps and addresses
+
+/** Switch to KVM_SET_NESTED_STATE (guest mode; `runPending` = KVM_STATE_NESTED_RUN_PENDING). */
+function toSetNestedState(s: VmxScenario, runPending: boolean): void {
+  if (s.path !== 'set-nested-state') s.path = 'set-nested-state';
+  s.nested_state = { guest_mode: true, run_pending: runPending };
+}
+
+/** The guest MAXPHYADDR, clamped to 32..52 (a scenario can hold anything). */
+const mpaOf = (s: VmxScenario): number => {
+  const m = s.guest.maxphyaddr;
+  return Number.isFinite(m) ? Math.min(52, Math.max(32, Math.trunc(m))) : 46;
+};
+
+/** A page-aligned GPA at or above ram_top and below 2^MAXPHYADDR (legal, but backed by no memslot). */
+function beyondRam(s: VmxScenario, k: number): bigint {
+  const limit = 1n << BigInt(mpaOf(s));
+  const top = (BigInt.asUintN(64, s.ram_top) + 0xfffn) & ~0xfffn;
+  const gpa = top + BigInt((nk(k) >> 2) % 16) * 0x1000n;
+  return gpa < limit ? gpa : limit - 0x1000n;
+}
+
+const pageInRam = (s: VmxScenario, gpa: bigint): boolean => (gpa & 0xfffn) === 0n && gpa + 0x1000n <= s.ram_top;
+
+/** Replace the caps with a copy (caps are shared read-only between runs and cache per object). */
+function setCaps(s: VmxScenario, over: Partial<NestedVmxMsrs>): void {
+  s.caps = { ...s.caps, ...over };
+}
+
+/** vmcs12 uses nested EPT (the caps this entry narrows are then checked). */
+function useEpt(s: VmxScenario): void {
+  const v = s.vmcs12;
+  v.cpu_based_vm_exec_control = (v.cpu_based_vm_exec_control | CPU_BASED.ACTIVATE_SECONDARY_CONTROLS) >>> 0;
+  sec(v, SECONDARY.ENABLE_EPT);
+}
+
+const setEptp = (v: VmxScenario['vmcs12'], mask: bigint, value: bigint): void => { v.ept_pointer = BigInt.asUintN(64, (v.ept_pointer & ~mask) | value); };
+
+const MSR_SWITCH_FIELDS = {
+  'exit-msr-load': ['vm_exit_msr_load_count', 'vm_exit_msr_load_addr'],
+  'exit-msr-store': ['vm_exit_msr_store_count', 'vm_exit_msr_store_addr'],
+  'entry-msr-load': ['vm_entry_msr_load_count', 'vm_entry_msr_load_addr'],
+} as const;
 
 export const VMX_SCENARIO_MUTATIONS: readonly VmxScenarioMutation[] = [
   // ---- nested_vmx_run: permission and mode (spec §2.2 step 1, §6 #5)
@@ -285,11 +335,154 @@ export const VMX_SCENARIO_MUTATIONS: readonly VmxScenarioMutation[] = [
       else s.nested_state = { ...s.nested_state, run_pending: !s.nested_state.run_pending };
     },
   },
+  // ---- the CPU's own VM-entry checks of vmcs02 that need more than vmcs12 (engine hardware.ts; the
+  // vmcs12-only ones are in vmxMutations.ts)
+  {
+    id: 'hw-guest-ss-rpl-cs-rpl', rule: 'SDM §27.3.1.2: not virtual-8086, no unrestricted guest ⇒ SS.RPL == CS.RPL (KVM_SET_NESTED_STATE skips vmx_guest_state_valid, so only the CPU sees it)',
+    apply: (s, k) => {
+      const v = s.vmcs12;
+      toSetNestedState(s, nk(k) % 2 === 1);
+      sec(v, 0, SECONDARY.UNRESTRICTED_GUEST);
+      if ((v.guest_cr0 & CR0.PE) === 0n) toPae32(s);
+      // SS.RPL 3 (DPL stays 0): the rule is checked before the DPL rules.
+      v.guest_ss_selector = (v.guest_ss_selector & ~3) | pick([3, 1, 2], nk(k) >> 1);
+    },
+  },
+  {
+    id: 'hw-guest-vmcs-link-ptr-current', rule: 'SDM §27.3.1.5: VMCS link pointer ≠ ~0 ⇒ not the current-VMCS pointer (KVM checks only the header)',
+    apply: (s) => {
+      s.vmcs12.vmcs_link_pointer = s.current_vmptr;
+      if (s.current_vmptr !== INVALID_GPA) linkHeader(s, s.current_vmptr, VMCS12_REVISION);
+    },
+  },
+  {
+    id: 'hw-guest-pdpte-reserved', rule: 'SDM §27.3.1.6: enable EPT, PAE paging, not IA-32e ⇒ vmcs12 guest PDPTE reserved bits clear (KVM leaves them to the CPU with nested EPT)',
+    apply: (s, k) => {
+      const v = s.vmcs12;
+      if (!nestedEptOn(v) && (s.caps.secondaryCtlsHigh & SECONDARY.ENABLE_EPT) !== 0) {
+        v.cpu_based_vm_exec_control = (v.cpu_based_vm_exec_control | CPU_BASED.ACTIVATE_SECONDARY_CONTROLS) >>> 0;
+        sec(v, SECONDARY.ENABLE_EPT);
+      }
+      toPae32(s);
+      const f = `guest_pdptr${(nk(k) >> 4) % 4 as 0 | 1 | 2 | 3}` as const;
+      v[f] = BigInt.asUintN(64, v[f] | 1n | pdpteReservedBit(s, k));
+    },
+  },
+  {
+    id: 'hw-ctl-tpr-threshold-above-vtpr', rule: 'SDM §27.2.1.1: TPR shadow without virtualize-APIC-accesses / virtual-interrupt delivery ⇒ TPR threshold[3:0] ≤ VTPR[7:4] (KVM leaves it to the CPU)',
+    // A hardware-owned late VMfail runs nested_vmx_restore_host_state, which writes the VM-exit
+    // MSR-load values of the MSRs the VM-entry list names (also after KVM_SET_NESTED_STATE, where the
+    // entry list was never loaded) and VMX-aborts when one cannot be written; vmfail-no-side-effects
+    // excuses only entry-list writes, so it reports both (e.g. with msr-entry-lstar-noncanonical).
+    apply: (s, k) => {
+      const v = s.vmcs12;
+      proc(v, CPU_BASED.TPR_SHADOW);
+      sec(v, 0, SECONDARY.VIRTUALIZE_APIC_ACCESSES | SECONDARY.VIRTUAL_INTR_DELIVERY | SECONDARY.VIRTUALIZE_X2APIC_MODE);
+      if (!pageInRam(s, v.virtual_apic_page_addr)) v.virtual_apic_page_addr = VMCS12_BASE_GPA.virtual_apic_page;
+      // VTPR (byte 0x80 of the virtual-APIC page) 0, or (k ≥ 1) a class below the threshold.
+      const vtpr = BigInt(pick([0, 0x10, 0x70], k));
+      const key = memKey(v.virtual_apic_page_addr + 0x80n);
+      s.mem[key] = ((s.mem[key] ?? 0n) & ~0xffn) | vtpr;
+      v.tpr_threshold = pick([0xf, 0x2, 0x8], k);
+    },
+  },
+  {
+    id: 'hw-ctl-virtual-apic-page', rule: 'SDM §27.2.1.1: TPR shadow ⇒ virtual-APIC address valid; nested_get_vmcs12_pages writes INVALID_GPA for an unmappable page unless CR8 load and store exiting are both set',
+    // The address in vmcs12 is architecturally valid (the SDM model enters); the late VMfail is KVM's own
+    // choice for a page it cannot map, and properties/vmx/_sdm/deviations.ts does not list it.
+    apply: (s, k) => {
+      const v = s.vmcs12;
+      const cr8 = CPU_BASED.CR8_LOAD_EXITING | CPU_BASED.CR8_STORE_EXITING;
+      proc(v, CPU_BASED.TPR_SHADOW, pick([cr8, CPU_BASED.CR8_LOAD_EXITING, CPU_BASED.CR8_STORE_EXITING], k));
+      v.virtual_apic_page_addr = beyondRam(s, k);
+      v.tpr_threshold = 0;
+    },
+  },
+  // ---- nested_check_vm_execution_controls with KVM-advertised caps narrowed (nested_vmx_check_eptp, entry controls)
+  {
+    id: 'eptp-memtype-wb-unsupported', rule: 'nested_vmx_check_eptp: EPTP memory type WB without VMX_EPT_WB_BIT in IA32_VMX_EPT_VPID_CAP (SDM §27.2.1.1)',
+    apply: (s) => { useEpt(s); setCaps(s, { eptCaps: (s.caps.eptCaps & ~EPT_CAP.WB) >>> 0 }); setEptp(s.vmcs12, EPTP.MT_MASK, EPTP.MT_WB); },
+  },
+  {
+    id: 'eptp-pwl4-unsupported', rule: 'nested_vmx_check_eptp: 4-level EPTP without VMX_EPT_PAGE_WALK_4_BIT (SDM §27.2.1.1)',
+    apply: (s) => { useEpt(s); setCaps(s, { eptCaps: (s.caps.eptCaps & ~EPT_CAP.PAGE_WALK_4) >>> 0 }); setEptp(s.vmcs12, EPTP.PWL_MASK, EPTP.PWL_4); },
+  },
+  {
+    id: 'eptp-pwl5-unsupported', rule: 'nested_vmx_check_eptp: 5-level EPTP without VMX_EPT_PAGE_WALK_5_BIT (SDM §27.2.1.1)',
+    apply: (s) => { useEpt(s); setCaps(s, { eptCaps: (s.caps.eptCaps & ~EPT_CAP.PAGE_WALK_5) >>> 0 }); setEptp(s.vmcs12, EPTP.PWL_MASK, EPTP.PWL_5); },
+  },
+  {
+    id: 'eptp-ad-unsupported', rule: 'nested_vmx_check_eptp: EPTP A/D enable (bit 6) without VMX_EPT_AD_BIT (SDM §27.2.1.1)',
+    apply: (s) => { useEpt(s); setCaps(s, { eptCaps: (s.caps.eptCaps & ~EPT_CAP.AD) >>> 0 }); setEptp(s.vmcs12, EPTP.AD_ENABLE, EPTP.AD_ENABLE); },
+  },
+  {
+    id: 'entry-intr-type-other-without-mtf', rule: 'nested_check_vm_entry_controls: injection type 7 (other event) needs MONITOR_TRAP_FLAG in IA32_VMX_PROCBASED_CTLS high (SDM §27.2.1.3)',
+    apply: (s) => {
+      setCaps(s, { procbasedCtlsHigh: (s.caps.procbasedCtlsHigh & ~CPU_BASED.MONITOR_TRAP_FLAG) >>> 0 });
+      proc(s.vmcs12, 0, CPU_BASED.MONITOR_TRAP_FLAG);
+      s.vmcs12.vm_entry_intr_info_field = (INTR_INFO.VALID | (INTR_TYPE.OTHER_EVENT << INTR_INFO.TYPE_SHIFT)) >>> 0;
+    },
+  },
+  // ---- nested_vmx_check_msr_switch: the area's last byte (addr + count * 16 - 1) beyond MAXPHYADDR
+  ...(['exit-msr-load', 'exit-msr-store', 'entry-msr-load'] as const).map((p): VmxScenarioMutation => ({
+    id: `${p}-end-illegal`, rule: 'nested_vmx_check_msr_switch: last byte of the MSR area (addr + count * 16 - 1) beyond MAXPHYADDR (SDM §27.2.1.2 / §27.2.1.3)',
+    apply: (s, k) => {
+      const [countF, addrF] = MSR_SWITCH_FIELDS[p];
+      const count = pick([2, 16, 512], k);
+      // The first entries end just below 2^MAXPHYADDR: the address itself is legal and aligned.
+      s.vmcs12[addrF] = (1n << BigInt(mpaOf(s))) - 16n * BigInt(Math.max(1, (nk(k) >> 2) % count));
+      s.vmcs12[countF] = count;
+    },
+  })),
+  // ---- the VMCS link pointer's page outside every memslot
+  {
+    id: 'guest-vmcs-link-ptr-unreadable', rule: 'nested_vmx_check_vmcs_link_ptr: kvm_gfn_to_hva_cache_init / kvm_read_guest of a legal link pointer outside RAM fails ⇒ exit 33 qual 4',
+    apply: (s, k) => { s.vmcs12.vmcs_link_pointer = beyondRam(s, k); },
+  },
+  // ---- prepare_vmcs02 (vmx_guest_state_valid without unrestricted guest)
+  {
+    id: 'prepare-vmcs02-guest-state-invalid', rule: 'prepare_vmcs02: !vmx_guest_state_valid (L0 without unrestricted guest: SS.RPL != CS.RPL) ⇒ exit 33',
+    apply: (s, k) => {
+      const v = s.vmcs12;
+      s.l0 = { ...s.l0, enable_unrestricted_guest: false };
+      s.caps = capsForL0(s.l0);
+      sec(v, 0, SECONDARY.UNRESTRICTED_GUEST);
+      if ((v.guest_cr0 & CR0.PE) === 0n) toPae32(s);
+      if (s.path === 'set-nested-state') { s.path = 'vmlaunch'; s.launch_state = 'clear'; }
+      v.guest_ss_selector = (v.guest_ss_selector & ~3) | pick([3, 1, 2], k);
+    },
+  },
+  // ---- nested_get_vmcs12_pages
+  {
+    id: 'get-vmcs12-pages-apic-access-unmappable', rule: 'nested_get_vmcs12_pages: APIC-access page (legal address) outside every memslot ⇒ KVM_EXIT_INTERNAL_ERROR',
+    // KVM_EXIT_INTERNAL_ERROR has no SDM counterpart (the CPU would enter), and no listed deviation in
+    // properties/vmx/_sdm/deviations.ts covers it: vmlaunch-verdict-matches-sdm reports every such case.
+    apply: (s, k) => {
+      const v = s.vmcs12;
+      v.cpu_based_vm_exec_control = (v.cpu_based_vm_exec_control | CPU_BASED.ACTIVATE_SECONDARY_CONTROLS) >>> 0;
+      sec(v, SECONDARY.VIRTUALIZE_APIC_ACCESSES, SECONDARY.VIRTUALIZE_X2APIC_MODE);
+      v.apic_access_addr = beyondRam(s, k);
+      if (s.path === 'set-nested-state') { s.path = 'vmlaunch'; s.launch_state = 'clear'; }
+    },
+  },
+  // ---- KVM_SET_NESTED_STATE header checks
+  {
+    id: 'set-nested-state-no-vmx-cpuid', rule: 'vmx_set_nested_state: !guest_cpu_cap_has(X86_FEATURE_VMX) ⇒ -EINVAL',
+    apply: (s, k) => { toSetNestedState(s, nk(k) % 2 === 1); s.guest = { ...s.guest, cpuid: { ...s.guest.cpuid, vmx: false } }; },
+  },
+  {
+    id: 'set-nested-state-vmcs12-pa-invalid', rule: 'vmx_set_nested_state: vmcs12_pa == vmxon_pa or !page_address_valid(vmcs12_pa) ⇒ -EINVAL',
+    apply: (s, k) => {
+      toSetNestedState(s, false);
+      s.current_vmptr = pick([s.l1.vmxon_ptr, s.current_vmptr | 0x800n, s.current_vmptr | (1n << 52n)], k);
+    },
+  },
 ];
 
 const BY_ID = new Map(VMX_SCENARIO_MUTATIONS.map((m) => [m.id, m]));
 
 export const VMX_SCN_MUTATION_IDS: readonly string[] = VMX_SCENARIO_MUTATIONS.map((m) => m.id);
+
 
 export function getVmxScenarioMutation(id: string): VmxScenarioMutation | undefined {
   return BY_ID.get(id);

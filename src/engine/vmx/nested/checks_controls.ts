@@ -5,7 +5,7 @@
 // Check groups return a verdict (true = all hold); nested_vmx_run turns false into VMfailValid(7).
 // Ids are listed, in evaluation order, in VMX_CONTROL_CHECK_IDS at the end of this file.
 
-import { type NestedVmxMsrs, EPT_CAP, VMX_BASIC, controlMsr, controlsValid, nestedMisc } from '../../../arch/vmx/caps.ts';
+import { type NestedVmxMsrs, EPT_CAP, VMX_BASIC, nestedMisc } from '../../../arch/vmx/caps.ts';
 import { CPU_BASED, PIN_BASED, SECONDARY, VM_EXIT, VMFUNC_CONTROLS } from '../../../arch/vmx/controls.ts';
 import { EPTP } from '../../../arch/vmx/eptp.ts';
 import { INTR_INFO, INTR_TYPE } from '../../../arch/vmx/intr_info.ts';
@@ -45,6 +45,15 @@ function pin_has(v: Vmcs12, bit: number): boolean {
 
 function exit_has(v: Vmcs12, bit: number): boolean {
   return (u32(v.vm_exit_controls) & bit) !== 0;
+}
+
+/**
+ * vmx_control_verify → fixed_bits_valid: every must-be-1 bit (allowed-0 setting, low dword) set and
+ * no bit outside the may-be-1 set (allowed-1, high dword), SDM App. A.3. On u32 numbers: the engine
+ * asks five times per VM entry.
+ */
+function vmx_control_verify(control: number, low: number, high: number): boolean {
+  return (((control & high) | low) >>> 0) === control >>> 0;
 }
 
 function miscOf(caps: NestedVmxMsrs) {
@@ -228,11 +237,11 @@ export function nested_check_vm_execution_controls(ctx: VmxCheckCtx, v: Vmcs12):
   const { t, caps } = ctx;
   // SDM §27.2.1.1: "reserved bits in the pin-based / primary processor-based controls must be set
   // properly" per the allowed-0/allowed-1 settings (vmx_control_verify on the TRUE MSRs).
-  if (cc(t, 'pin-controls-invalid', !controlsValid(u32(v.pin_based_vm_exec_control), controlMsr(caps.pinbasedCtlsLow, caps.pinbasedCtlsHigh)))) return false;
-  if (cc(t, 'proc-controls-invalid', !controlsValid(u32(v.cpu_based_vm_exec_control), controlMsr(caps.procbasedCtlsLow, caps.procbasedCtlsHigh)))) return false;
+  if (cc(t, 'pin-controls-invalid', !vmx_control_verify(u32(v.pin_based_vm_exec_control), caps.pinbasedCtlsLow, caps.pinbasedCtlsHigh))) return false;
+  if (cc(t, 'proc-controls-invalid', !vmx_control_verify(u32(v.cpu_based_vm_exec_control), caps.procbasedCtlsLow, caps.procbasedCtlsHigh))) return false;
   // SDM §27.2.1.1: "if activate secondary controls is 1, reserved secondary bits must be set properly".
   if (nested_cpu_has(v, CPU_BASED.ACTIVATE_SECONDARY_CONTROLS)) {
-    if (cc(t, 'secondary-controls-invalid', !controlsValid(u32(v.secondary_vm_exec_control), controlMsr(caps.secondaryCtlsLow, caps.secondaryCtlsHigh)))) return false;
+    if (cc(t, 'secondary-controls-invalid', !vmx_control_verify(u32(v.secondary_vm_exec_control), caps.secondaryCtlsLow, caps.secondaryCtlsHigh))) return false;
   }
   // SDM §27.2.1.1: "the CR3-target count must not be greater than 4" — KVM: than IA32_VMX_MISC[24:16],
   // which it advertises as 0, so any non-zero count fails.
@@ -288,7 +297,7 @@ export function nested_vmx_check_msr_switch(ctx: VmxCheckCtx, count: number, add
 export function nested_check_vm_exit_controls(ctx: VmxCheckCtx, v: Vmcs12): boolean {
   const { t, caps } = ctx;
   // SDM §27.2.1.2: "reserved bits in the primary VM-exit controls must be set properly".
-  if (cc(t, 'exit-controls-invalid', !controlsValid(u32(v.vm_exit_controls), controlMsr(caps.exitCtlsLow, caps.exitCtlsHigh)))) return false;
+  if (cc(t, 'exit-controls-invalid', !vmx_control_verify(u32(v.vm_exit_controls), caps.exitCtlsLow, caps.exitCtlsHigh))) return false;
   // nested_vmx_check_exit_msr_switch_controls: the VM-exit MSR-load area, then the MSR-store area.
   if (!nested_vmx_check_msr_switch(ctx, u32(v.vm_exit_msr_load_count), u64(v.vm_exit_msr_load_addr), 'exit-msr-load')) return false;
   if (!nested_vmx_check_msr_switch(ctx, u32(v.vm_exit_msr_store_count), u64(v.vm_exit_msr_store_addr), 'exit-msr-store')) return false;
@@ -307,7 +316,7 @@ function x86_exception_has_error_code(vector: number): boolean {
 export function nested_check_vm_entry_controls(ctx: VmxCheckCtx, v: Vmcs12): boolean {
   const { t, caps } = ctx;
   // SDM §27.2.1.3: "reserved bits in the VM-entry controls must be set properly".
-  if (cc(t, 'entry-controls-invalid', !controlsValid(u32(v.vm_entry_controls), controlMsr(caps.entryCtlsLow, caps.entryCtlsHigh)))) return false;
+  if (cc(t, 'entry-controls-invalid', !vmx_control_verify(u32(v.vm_entry_controls), caps.entryCtlsLow, caps.entryCtlsHigh))) return false;
 
   const info = u32(v.vm_entry_intr_info_field);
   if ((info & INTR_INFO.VALID) !== 0) {

@@ -101,8 +101,12 @@ function nested_vmx_check_vmcs_link_ptr(ctx: VmxCheckCtx, v: Vmcs12, readLinkHea
  * pointer names. Guest EFER is checked only while a VMLAUNCH/VMRESUME is in flight
  * (`nested_run_pending`): KVM_SET_NESTED_STATE may restore L2 with an EFER KVM computed itself.
  */
+/** A failed guest-state verdict with its exit-33 qualification. */
+function fail(entry_failure_code: number): GuestStateVerdict {
+  return { ok: false, entry_failure_code };
+}
+
 export function nested_vmx_check_guest_state(ctx: VmxCheckCtx, v: Vmcs12, readLinkHeader?: ReadLinkHeader): GuestStateVerdict {
-  const fail = (entry_failure_code: number): GuestStateVerdict => ({ ok: false, entry_failure_code });
   const { t } = ctx;
   const g = ctx.guest.cpuid;
   const ia32e = (v.vm_entry_controls & VM_ENTRY.IA32E_MODE) !== 0;
