@@ -1,16 +1,25 @@
 // npm run bench [-- --json] [-- --quick]: throughput and detection figures for issue #3.
 //  - engine VMRUN emulations/s (valid base; generated mix), VMLAUNCH emulations/s (likewise, nested VMX)
+//  - walker: walk_addr_generic walks/s (4-level L2 walk through a 4-level EPT, every table page and the
+//    final GPA nested-translated), runNestedFault cases/s on the generated nestedFaultCase mix
 //  - property runs/s (generation + engine + predicate), per property on kvm-next
 //  - per bug profile, over 5 seeds: median time and runs to first detection, shrunk size
 //  - baselines on the same bug profiles: uniform-random VMCB page, AFL-style byte havoc on the valid
 //    page; each baseline's median detection time as a ratio to nestfuzz's (budget when not found).
 //    For VMX bug profiles the "page" is vmcs12's fields packed in encoding order (each at its width).
+//    Nested-paging (arch 'mmu') bug profiles have no page to randomize: their baselines are reported
+//    as not applicable.
 
 import fc from 'fast-check';
 import seedrandom from 'seedrandom';
 import { decodeVmcb, encodeVmcb } from '../src/arch/svm/codec.ts';
 import { buildCase, svmCase } from '../src/arbitraries/scenario.ts';
 import { buildVmxCase, vmxCase } from '../src/arbitraries/vmxScenario.ts';
+import { DEFAULT_NESTED_FAULT_CHOICE, buildNestedFaultCase, nestedFaultCase } from '../src/arbitraries/nestedFault.ts';
+import { runNestedFault } from '../src/engine/mmu/nested_fault.ts';
+import { PFERR } from '../src/engine/mmu/types.ts';
+import { walk_addr_generic } from '../src/engine/mmu/walker.ts';
+import { Trace } from '../src/engine/trace.ts';
 import { DEFAULT_BASE } from '../src/arbitraries/_internals/builders/baseScenario.ts';
 import { DEFAULT_VMX_BASE } from '../src/arbitraries/_internals/builders/baseVmxScenario.ts';
 import { VMCS12_FIELDS } from '../src/arch/vmx/fields.ts';
@@ -70,6 +79,25 @@ const vmlaunchMix = (() => {
   return rate(() => runVmx(mix[mi++ % mix.length], kvmNext), 2000);
 })();
 
+// ---- walker throughput ----
+// A complete 4-level L2 mapping of one GVA whose five table pages and data page are mapped by a
+// 4-level EPT: one walk = 4 guest entries + 5×4 EPT entries. The first walk sets the A bits; every
+// later one reads the same entries (no writes), as a steady-state emulator walk would.
+const eptWalkCase = buildNestedFaultCase({ ...DEFAULT_NESTED_FAULT_CHOICE, flavour: 'vmx', format: 'long4' }, []).scenario;
+if (eptWalkCase.tdp.kind !== 'ept') throw new Error('bench: the VMX nested-fault case has no EPT');
+const walkCtx = { t: new Trace(), p: kvmNext, mem: { words: { ...eptWalkCase.mem.words }, ram_top: eptWalkCase.mem.ram_top } };
+const firstWalk = walk_addr_generic(walkCtx, eptWalkCase.guest, eptWalkCase.tdp, eptWalkCase.access.gva, 0n);
+if (!firstWalk.ok || firstWalk.levels.length !== 4) throw new Error('bench: the 4-level walk through EPT did not translate');
+const walksPerS = rate(() => {
+  walkCtx.t = new Trace();
+  walk_addr_generic(walkCtx, eptWalkCase.guest, eptWalkCase.tdp, eptWalkCase.access.gva, PFERR.WRITE);
+}, 2000);
+const nestedFaultMix = (() => {
+  const mix = fc.sample(nestedFaultCase(), { numRuns: 5000, seed: 42 }).map((c) => c.scenario);
+  let mi = 0;
+  return rate(() => runNestedFault(mix[mi++ % mix.length], kvmNext), 2000);
+})();
+
 // ---- near-boundary reach: share of generated runs that evaluate / fail each check (kvm-next) ----
 const reach = new Map<string, { evaluated: number; failed: number }>();
 const reachCount = quick ? 5000 : 20000;
@@ -106,7 +134,7 @@ const propertyMedian = median(Object.values(propertyRates));
 // ---- detection per bug profile ----
 interface Detection {
   profile: string;
-  arch: 'svm' | 'vmx';
+  arch: 'svm' | 'vmx' | 'mmu';
   property: string;
   found: number;
   medianMs: number;
@@ -115,7 +143,10 @@ interface Detection {
   baselineBudgetMs: number;
   /** Fields outside vmcb12 / vmcs12 the shrunk counterexample needs (then no page baseline can reach it). */
   needsOutsideVmcb12: string[];
-  /** Median baseline detection time; equal to the budget when it found nothing (ratio is then a lower bound); Infinity when out of reach. */
+  /**
+   * Median baseline detection time; equal to the budget when it found nothing (ratio is then a lower
+   * bound); Infinity when out of reach, and for nested-paging (mmu) profiles, which have no page.
+   */
   baselineRandomMs: number;
   baselineHavocMs: number;
   randomRatio: number;
@@ -172,6 +203,8 @@ function detect(p: NestfuzzProperty, profile: Profile, seed: number): { ms: numb
   const found = first as AnyCase | null;
   if (!found) return null;
   const shrunk = revertToBase(found, (c) => !p.predicate(c, ctx).ok).case;
+  // A nested-paging case has no page baseline: what it needs is its own shrunk difference.
+  if (found.scenario.arch === 'mmu') return { ms, runs, diffs: caseDifferences(shrunk).length, paths: caseDifferences(shrunk).map((x) => x.path.join('.')) };
   // Judged against the baselines' own starting point (default L1, VMRUN, empty L2 program): what
   // besides vmcb12 the counterexample needs.
   const towardDefault = revertToBase({ ...found, base: defaultCaseFor(found.scenario.arch).scenario } as AnyCase, (c) => !p.predicate(c, ctx).ok).case;
@@ -255,14 +288,17 @@ for (const profile of bugProfiles()) {
   // counterexample needs anything else (L1 state, a race, SMM, SET_NESTED_STATE, L2 code) is out
   // of its reach by construction.
   // Reachable when at least one seed's counterexample reduces to vmcb12 fields alone.
+  // Nested-paging (mmu) profiles: the counterexample lives in page tables and the access, not in a
+  // control-block page, so no page baseline applies (reported as not applicable).
   const pagePrefix = arch === 'vmx' ? 'scenario.vmcs12.' : 'scenario.vmcb12.';
-  const vmcb12Only = found.some((r) => r.paths.every((x) => x.startsWith(pagePrefix)));
-  const outside = vmcb12Only ? [] : [...new Set(found.flatMap((r) => r.paths).filter((x) => !x.startsWith(pagePrefix)))];
+  const vmcb12Only = arch !== 'mmu' && found.some((r) => r.paths.every((x) => x.startsWith(pagePrefix)));
+  const outside = vmcb12Only ? [] : [...new Set(found.flatMap((r) => r.paths).filter((x) => arch === 'mmu' || !x.startsWith(pagePrefix)))];
   // Budget: 100× nestfuzz's median (at least BASELINE_BUDGET_MS), so "not found" proves ≥100×.
   const budget = Math.min(quick ? BASELINE_BUDGET_MS : 30_000, Math.max(BASELINE_BUDGET_MS, 100 * medianMs));
   const seeds = SEEDS.slice(0, quick ? 1 : 3);
-  const rnd = outside.length ? Infinity : median(seeds.map((s) => baseline(p, profile, arch, s, uniformPage, budget)));
-  const hav = outside.length ? Infinity : median(seeds.map((s) => baseline(p, profile, arch, s, havocPage, budget)));
+  const pageArch = arch === 'mmu' ? null : arch;
+  const rnd = outside.length || !pageArch ? Infinity : median(seeds.map((s) => baseline(p, profile, pageArch, s, uniformPage, budget)));
+  const hav = outside.length || !pageArch ? Infinity : median(seeds.map((s) => baseline(p, profile, pageArch, s, havocPage, budget)));
   detections.push({
     profile: profile.name, arch, property: p.id, found: found.length, medianMs,
     medianRuns: found.length ? median(found.map((r) => r.runs)) : NaN,
@@ -278,6 +314,7 @@ const report = {
     vmrun_per_s_valid: Math.round(engineValid), vmrun_per_s_mix: Math.round(engineMix),
     vmlaunch_per_s_valid: Math.round(vmlaunchValid), vmlaunch_per_s_mix: Math.round(vmlaunchMix),
   },
+  walker: { walks_per_s_4level_over_ept4: Math.round(walksPerS), nested_fault_per_s_mix: Math.round(nestedFaultMix) },
   check_reach: { cases: reachCount, checks: checkReach },
   properties: { runs_per_s: Object.fromEntries(Object.entries(propertyRates).map(([k, v]) => [k, Math.round(v)])), median_runs_per_s: Math.round(propertyMedian) },
   detection: { seeds: SEEDS.length, budget_ms: DETECT_BUDGET_MS, baseline_min_budget_ms: BASELINE_BUDGET_MS, profiles: detections.map((d) => ({ ...d, baselineRandomMs: Number.isFinite(d.baselineRandomMs) ? d.baselineRandomMs : null, baselineHavocMs: Number.isFinite(d.baselineHavocMs) ? d.baselineHavocMs : null, randomRatio: Number.isFinite(d.randomRatio) ? d.randomRatio : null, havocRatio: Number.isFinite(d.havocRatio) ? d.havocRatio : null })), unmeasured },
@@ -289,6 +326,7 @@ if (json) {
   const f = (x: number) => (Number.isFinite(x) ? (x >= 100 ? Math.round(x).toString() : x.toFixed(1)) : '-');
   console.log(`engine: ${report.engine.vmrun_per_s_valid} VMRUN/s (valid base), ${report.engine.vmrun_per_s_mix} VMRUN/s (generated mix)`);
   console.log(`engine: ${report.engine.vmlaunch_per_s_valid} VMLAUNCH/s (valid base), ${report.engine.vmlaunch_per_s_mix} VMLAUNCH/s (generated vmxCase mix)`);
+  console.log(`walker: ${report.walker.walks_per_s_4level_over_ept4} walks/s (walk_addr_generic, 4-level L2 walk through a 4-level EPT), ${report.walker.nested_fault_per_s_mix} runNestedFault/s (generated nestedFaultCase mix)`);
   console.log(`check reach over ${report.check_reach.cases} generated cases (kvm-next): % of runs evaluating / failing each check`);
   for (const [id, r] of Object.entries(report.check_reach.checks)) console.log(`  ${id.padEnd(38)} ${r.evaluated_pct.toFixed(2).padStart(6)}%  ${r.failed_pct.toFixed(2).padStart(6)}%`);
   console.log(`properties (kvm-next, runs/s): median ${report.properties.median_runs_per_s}`);
@@ -297,7 +335,7 @@ if (json) {
   console.log(`  ${'profile'.padEnd(32)} ${'arch'.padEnd(4)} ${'property'.padEnd(28)} found  med ms  med runs  shrunk    random ms (×)     havoc ms (×)`);
   for (const d of detections) {
     // A baseline that found nothing within its budget counts as the budget: its ratio is a lower bound.
-    const b = (ms: number, ratio: number) => (!Number.isFinite(ms) ? 'unreachable' : ms >= d.baselineBudgetMs ? `none (≥${f(ratio)}×)` : `${f(ms)} (${f(ratio)}×)`);
+    const b = (ms: number, ratio: number) => (d.arch === 'mmu' ? 'n/a (no page)' : !Number.isFinite(ms) ? 'unreachable' : ms >= d.baselineBudgetMs ? `none (≥${f(ratio)}×)` : `${f(ms)} (${f(ratio)}×)`);
     console.log(`  ${d.profile.padEnd(32)} ${d.arch.padEnd(4)} ${d.property.padEnd(28)} ${`${d.found}/5`.padEnd(6)} ${f(d.medianMs).padStart(6)}  ${f(d.medianRuns).padStart(8)}  ${f(d.medianShrunkDiffs).padStart(6)}  ${b(d.baselineRandomMs, d.randomRatio).padStart(16)} ${b(d.baselineHavocMs, d.havocRatio).padStart(16)}`);
   }
   for (const u of unmeasured) console.log(`  ${u.profile.padEnd(32)} ${u.arch.padEnd(4)} not measured: no registered ${u.arch} property among caughtBy (${u.caughtBy.join(', ') || 'none'})`);

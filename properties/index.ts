@@ -20,6 +20,14 @@ import { property as vmxNoWarn } from './vmx/vmx-no-warn.ts';
 import { property as vmxX2apicMsrsIntercepted } from './vmx/x2apic-msrs-intercepted.ts';
 import { property as vmxPreemptionTimerLifetime } from './vmx/preemption-timer-lifetime.ts';
 import { property as vmxVmlaunchVerdictMatchesSdm } from './vmx/vmlaunch-verdict-matches-sdm.ts';
+import { property as npfFaultStageExact } from './svm/npf-fault-stage-exact.ts';
+import { property as npfAddressFromWalker } from './svm/npf-address-from-walker.ts';
+import { property as eptQualNeverStale } from './vmx/ept-qual-never-stale.ts';
+import { property as eptGvaBits } from './vmx/ept-gva-bits.ts';
+import { property as errorCode64bit } from './mmu/error-code-64bit.ts';
+import { property as hardwareEmulationParity } from './mmu/hardware-emulation-parity.ts';
+import { property as mmuNoWarn } from './mmu/mmu-no-warn.ts';
+import { property as walkerMatchesSpec } from './mmu/walker-matches-spec.ts';
 
 export const PROPERTY_LIST: NestfuzzProperty[] = [
   vmrunFailureClean,
@@ -43,6 +51,15 @@ export const PROPERTY_LIST: NestfuzzProperty[] = [
   vmxNoWarn,
   vmxX2apicMsrsIntercepted,
   vmxPreemptionTimerLifetime,
+  // nested paging and fault synthesis
+  eptQualNeverStale,
+  npfFaultStageExact,
+  npfAddressFromWalker,
+  eptGvaBits,
+  errorCode64bit,
+  hardwareEmulationParity,
+  walkerMatchesSpec,
+  mmuNoWarn,
 ];
 
 export const PROPERTIES: ReadonlyMap<string, NestfuzzProperty> = new Map(PROPERTY_LIST.map((p) => [p.id, p]));

@@ -4,9 +4,10 @@ import type fc from 'fast-check';
 import type { Profile } from '../src/engine/profiles.ts';
 import type { SvmScenario } from '../src/engine/svm/scenario.ts';
 import type { BaseChoice } from '../src/arbitraries/_internals/builders/baseScenario.ts';
+import type { NestedFaultCase } from '../src/arbitraries/nestedFault.ts';
 import type { VmxCase } from '../src/arbitraries/vmxScenario.ts';
 
-export type { VmxCase };
+export type { NestedFaultCase, VmxCase };
 
 /**
  * A generated case: the concrete scenario, the valid base it was mutated from, and the names of the
@@ -22,10 +23,14 @@ export interface SvmCase {
 }
 
 /** A generated case of either flavour; `isVmxCase` tells them apart. */
-export type AnyCase = SvmCase | VmxCase;
+export type AnyCase = SvmCase | VmxCase | NestedFaultCase;
 
 export function isVmxCase(c: AnyCase): c is VmxCase {
   return c.scenario.arch === 'vmx';
+}
+
+export function isNestedFaultCase(c: AnyCase): c is NestedFaultCase {
+  return c.scenario.arch === 'mmu';
 }
 
 export interface PropertyContext {
@@ -44,7 +49,8 @@ export type Verdict =
 /** One invariant. `C` is the case type its arbitrary produces (SvmCase for 'svm', VmxCase for 'vmx'). */
 export interface NestfuzzProperty<C extends AnyCase = AnyCase> {
   id: string;
-  area: 'svm' | 'vmx';
+  /** 'mmu': nested paging and fault synthesis (either flavour). */
+  area: 'svm' | 'vmx' | 'mmu';
   title: string;
   /** APM/SDM section and KVM function or commit the invariant comes from. */
   rationale: string;

@@ -160,11 +160,67 @@ function vmxScenarioProblem(s: Json, at: string): string | null {
   return null;
 }
 
+const MEM_KEY = /^0x[0-9a-f]+$/;
+
+function bigintFields(o: Json, at: string, names: readonly string[]): string | null {
+  for (const k of names) if (typeof o[k] !== 'bigint') return `${at}.${k} is missing or not a bigint`;
+  return null;
+}
+
+function integerFields(o: Json, at: string, names: readonly string[]): string | null {
+  for (const k of names) if (typeof o[k] !== 'number' || !Number.isInteger(o[k])) return `${at}.${k} is missing or not an integer`;
+  return null;
+}
+
+function booleanFields(o: Json, at: string, names: readonly string[]): string | null {
+  for (const k of names) if (typeof o[k] !== 'boolean') return `${at}.${k} is missing or not a boolean`;
+  return null;
+}
+
+/** What is wrong with a nested-paging scenario (NestedFaultScenario), or null (shape only). */
+function mmuScenarioProblem(s: Json, at: string): string | null {
+  if (s.flavour !== 'svm' && s.flavour !== 'vmx') return `${at}.flavour is ${JSON.stringify(s.flavour)}, expected "svm" or "vmx"`;
+  if (!isObject(s.mem)) return `${at}.mem is missing`;
+  if (!isObject(s.mem.words)) return `${at}.mem.words is missing or not an object`;
+  for (const [k, v] of Object.entries(s.mem.words)) {
+    if (!MEM_KEY.test(k)) return `${at}.mem.words has key ${JSON.stringify(k)}, expected a lower-case "0x…" GPA`;
+    if (typeof v !== 'bigint') return `${at}.mem.words["${k}"] is not a bigint`;
+  }
+  if (typeof s.mem.ram_top !== 'bigint') return `${at}.mem.ram_top is missing or not a bigint`;
+  const g = s.guest;
+  if (!isObject(g)) return `${at}.guest is missing`;
+  const gp = bigintFields(g, `${at}.guest`, ['cr0', 'cr3', 'cr4', 'efer', 'rflags'])
+    ?? integerFields(g, `${at}.guest`, ['cpl', 'pkru', 'maxphyaddr'])
+    ?? booleanFields(g, `${at}.guest`, ['pse36']);
+  if (gp !== null) return gp;
+  if (!Array.isArray(g.pdptrs) || !g.pdptrs.every((x) => typeof x === 'bigint')) return `${at}.guest.pdptrs is not an array of bigints`;
+  const t = s.tdp;
+  if (!isObject(t)) return `${at}.tdp is missing`;
+  const want = s.flavour === 'svm' ? 'npt' : 'ept';
+  if (t.kind !== 'npt' && t.kind !== 'ept') return `${at}.tdp.kind is ${JSON.stringify(t.kind)}, expected "npt" or "ept"`;
+  if (t.kind !== want) return `${at}.tdp.kind is "${t.kind}" but flavour "${s.flavour}" uses "${want}"`;
+  const tp = t.kind === 'npt'
+    ? bigintFields(t, `${at}.tdp`, ['ncr3']) ?? booleanFields(t, `${at}.tdp`, ['nx', 'gmet']) ?? integerFields(t, `${at}.tdp`, ['maxphyaddr'])
+      ?? (t.levels === 3 || t.levels === 4 || t.levels === 5 ? null : `${at}.tdp.levels is ${JSON.stringify(t.levels)}, expected 3, 4 or 5`)
+    : bigintFields(t, `${at}.tdp`, ['eptp']) ?? booleanFields(t, `${at}.tdp`, ['execonly', 'mbec', 'advanced_exit_info']) ?? integerFields(t, `${at}.tdp`, ['maxphyaddr']);
+  if (tp !== null) return tp;
+  if (!isObject(s.access)) return `${at}.access is missing`;
+  const ap = bigintFields(s.access, `${at}.access`, ['gva']) ?? booleanFields(s.access, `${at}.access`, ['write', 'fetch', 'implicit']);
+  if (ap !== null) return ap;
+  if (s.performer !== 'hardware' && s.performer !== 'emulator') return `${at}.performer is ${JSON.stringify(s.performer)}, expected "hardware" or "emulator"`;
+  if (!isObject(s.stale_svm)) return `${at}.stale_svm is missing`;
+  const sp = bigintFields(s.stale_svm, `${at}.stale_svm`, ['exit_code', 'exit_info_1', 'exit_info_2']);
+  if (sp !== null) return sp;
+  if (!isObject(s.stale_vmx)) return `${at}.stale_vmx is missing`;
+  return integerFields(s.stale_vmx, `${at}.stale_vmx`, ['reason']) ?? bigintFields(s.stale_vmx, `${at}.stale_vmx`, ['qual', 'gpa', 'gla']);
+}
+
 /** What is wrong with a scenario, or null (shape only: the engine judges the values). */
 function scenarioProblem(s: unknown, at: string): string | null {
   if (!isObject(s)) return `${at} is not an object`;
   if (s.arch === 'vmx') return vmxScenarioProblem(s, at);
-  if (s.arch !== 'svm') return `${at}.arch is ${JSON.stringify(s.arch)}, expected "svm" or "vmx"`;
+  if (s.arch === 'mmu') return mmuScenarioProblem(s, at);
+  if (s.arch !== 'svm') return `${at}.arch is ${JSON.stringify(s.arch)}, expected "svm", "vmx" or "mmu"`;
   if (typeof s.entry !== 'string') return `${at}.entry is missing`;
   if (!isObject(s.l1)) return `${at}.l1 is missing`;
   if (!isObject(s.vmcb12) || !isObject(s.vmcb12.control) || !isObject(s.vmcb12.save)) return `${at}.vmcb12 is missing or has no control/save area`;
@@ -200,6 +256,10 @@ export function corpusEntryProblem(v: unknown, opts: LoadCorpusOptions = {}): st
   if (problem !== null) return problem;
   const arch = (v.case.scenario as Json).arch;
   if ((v.case.base as Json).arch !== arch) return `case.base.arch is ${JSON.stringify((v.case.base as Json).arch)} but case.scenario.arch is ${JSON.stringify(arch)}`;
+  if (arch === 'mmu') {
+    const flavour = (v.case.scenario as Json).flavour;
+    if ((v.case.base as Json).flavour !== flavour) return `case.base.flavour is ${JSON.stringify((v.case.base as Json).flavour)} but case.scenario.flavour is ${JSON.stringify(flavour)}`;
+  }
   return null;
 }
 

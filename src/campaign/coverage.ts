@@ -21,6 +21,7 @@ import { VMX_MSR_LIST_CHECK_IDS } from '../engine/vmx/nested/msr_list.ts';
 import { VMX_RUN_CHECK_IDS } from '../engine/vmx/nested/run.ts';
 import { VMX_PREPARE_CHECK_IDS } from '../engine/vmx/nested/vmcs02.ts';
 import { VMX_SET_NESTED_STATE_CHECK_IDS } from '../engine/vmx/nested_state.ts';
+import { MMU_WALK_CHECK_IDS } from '../engine/mmu/walker.ts';
 import type { Trace } from '../engine/trace.ts';
 
 export const COVERAGE_SAMPLE_EVERY = 16;
@@ -57,9 +58,14 @@ export function allVmxCheckIds(): string[] {
   ])];
 }
 
-/** Every check id of both flavours (a campaign's coverage universe). */
+/** Every check id of the nested MMU walkers (L2's own tables 'walk-*', L1's TDP 'nested-*'). */
+export function allMmuCheckIds(): string[] {
+  return [...MMU_WALK_CHECK_IDS];
+}
+
+/** Every check id of every area (a campaign's coverage universe). */
 export function allCheckIds(): string[] {
-  return [...allSvmCheckIds(), ...allVmxCheckIds()];
+  return [...allSvmCheckIds(), ...allVmxCheckIds(), ...allMmuCheckIds()];
 }
 
 export interface CheckCount {

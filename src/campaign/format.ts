@@ -69,7 +69,7 @@ export function formatReplay(r: ReplayResult): string {
   const out: string[] = [];
   out.push(`property:  ${r.property} (${r.title})`);
   out.push(`profile:   ${r.profile}${r.otherProfile ? ` vs ${r.otherProfile}` : ''}`);
-  out.push(`arch:      nested ${r.arch.toUpperCase()}`);
+  out.push(`arch:      ${r.arch === 'mmu' ? 'nested paging / fault synthesis (MMU)' : `nested ${r.arch.toUpperCase()}`}`);
   out.push(`found:     ${r.foundAt} by nestfuzz ${r.toolVersion}, replay ${replayCoordinates(r.seed, r.path)}`);
   out.push(`mutations: ${r.mutations.length === 0 ? '(none)' : r.mutations.join(', ')}`);
   out.push(`stored:    ${r.stored.code}: ${r.stored.message}`);
@@ -83,7 +83,7 @@ export function formatReplay(r: ReplayResult): string {
   }
   out.push('');
   if (r.l1Summary.length > 0) {
-    out.push('== L1 and nested setup');
+    out.push(r.arch === 'mmu' ? '== access, L2 paging and L1\'s TDP' : '== L1 and nested setup');
     out.push(...r.l1Summary);
     out.push('');
   }

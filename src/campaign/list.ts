@@ -7,8 +7,11 @@ import { allCheckIds } from './coverage.ts';
 
 export interface Listing {
   properties: Array<{ id: string; title: string; rationale: string; area: string; compares: boolean }>;
-  /** arch: the nested flavour a bug profile models; 'any' for kernel profiles (they cover both). */
-  profiles: Array<{ name: string; arch: 'svm' | 'vmx' | 'any'; bug: boolean; kind: string; title: string; source: string | null; caughtBy: string[]; patches: string[] }>;
+  /**
+   * arch: the area a bug profile models ('svm', 'vmx', or 'mmu' for nested paging / fault synthesis,
+   * whose bugs are caught by area-'mmu' properties); 'any' for kernel profiles (they cover all).
+   */
+  profiles: Array<{ name: string; arch: 'svm' | 'vmx' | 'mmu' | 'any'; bug: boolean; kind: string; title: string; source: string | null; caughtBy: string[]; patches: string[] }>;
   checks: Array<{ id: string }>;
 }
 

@@ -1,16 +1,19 @@
 // `replay <corpus-file>`: re-judge a stored counterexample with today's engine and property, and
 // gather what a reviewer needs to read it: the verdict, the vmcb12 (nested SVM) or the vmcs12 and
-// L1 summary (nested VMX) as decoded, what differs from the valid base, and the engine trace.
+// L1 summary (nested VMX) as decoded, or for a nested-paging case (arch 'mmu') the walk level by
+// level with the exit L0 took and the exit injected into L1 (walkView.ts), what differs from the
+// valid base, and the engine trace.
 // Pure: the same file gives the same data on every run.
 
 import { getProperty } from '../../properties/index.ts';
-import { isVmxCase, type AnyCase, type NestfuzzProperty, type PropertyContext } from '../../properties/types.ts';
+import { isNestedFaultCase, isVmxCase, type AnyCase, type NestfuzzProperty, type PropertyContext } from '../../properties/types.ts';
 import { dumpVmcb } from '../arch/svm/dump.ts';
 import { vmxMsrName, vmxMsrValue, MSR_IA32_VMX } from '../arch/vmx/caps.ts';
 import { dumpVmcs12 } from '../arch/vmx/dump.ts';
 import { vmcs12Namer } from '../arch/vmx/namer.ts';
 import type { Profile } from '../engine/profiles.ts';
 import { runAny } from '../engine/run_any.ts';
+import type { NestedFaultResult } from '../engine/mmu/nested_fault.ts';
 import type { Outcome } from '../engine/svm/run.ts';
 import type { TraceEvent } from '../engine/trace.ts';
 import type { VmxOutcome } from '../engine/vmx/result.ts';
@@ -20,10 +23,11 @@ import { NestfuzzError } from './errors.ts';
 import { fieldDiff, type FieldDiff } from './fieldDiff.ts';
 import { safeVerdict } from './runner.ts';
 import { requireProfile } from './select.ts';
+import { buildWalkView, renderWalkView, type WalkView } from './walkView.ts';
 
 export interface ReplayTrace {
   profile: string;
-  outcome: Outcome | VmxOutcome;
+  outcome: Outcome | VmxOutcome | NestedFaultResult['outcome'];
   events: TraceEvent[];
 }
 
@@ -44,14 +48,19 @@ export interface ReplayResult {
   foundAt: string;
   toolVersion: string;
   mutations: string[];
-  /** The nested flavour of the case. */
-  arch: 'svm' | 'vmx';
-  /** Heading of `dump`: 'vmcb12' (SVM) or 'vmcs12' (VMX). */
+  /** The case flavour: nested entry (svm / vmx) or nested paging and fault synthesis (mmu). */
+  arch: 'svm' | 'vmx' | 'mmu';
+  /** Heading of `dump`: 'vmcb12' (SVM), 'vmcs12' (VMX) or the nested-paging walk (MMU). */
   dumpTitle: string;
-  /** SVM: the vmcb12 as decoded (dumpVmcb). VMX: the vmcs12 (dumpVmcs12 with vmcs12Namer). */
+  /**
+   * SVM: the vmcb12 as decoded (dumpVmcb). VMX: the vmcs12 (dumpVmcs12 with vmcs12Namer). MMU: the
+   * walk level by level, the exit L0 took and the exit injected into L1 (renderWalkView).
+   */
   dump: string;
-  /** VMX only: L1, the entry path, launch state and the capability MSRs advertised (one item a line). */
+  /** VMX: L1, the entry path, launch state and the capability MSRs. MMU: the access, L2 paging and L1's TDP. */
   l1Summary: string[];
+  /** MMU only: the walk view as data (on the entry's profile); null for SVM / VMX cases. */
+  walkView: WalkView | null;
   /** The scenario against its valid base (paths like `vmcb12.control.asid`). */
   diff: FieldDiff[];
   /** One trace per profile: the entry's profile, then other_profile if any. */
@@ -75,7 +84,7 @@ export function replayEntry(file: string, entry: CorpusEntry, opts: ReplayOption
   const verdict = safeVerdict(prop, c, ctx);
   const traces = [profile, ...(other ? [other] : [])].map((p) => {
     const r = runAny(c.scenario, p);
-    return { profile: p.name, outcome: r.outcome as Outcome | VmxOutcome, events: r.trace.events };
+    return { profile: p.name, outcome: r.outcome as ReplayTrace['outcome'], events: r.trace.events };
   });
   return {
     file,
@@ -91,7 +100,7 @@ export function replayEntry(file: string, entry: CorpusEntry, opts: ReplayOption
     foundAt: entry.found_at,
     toolVersion: entry.tool.version,
     mutations: entry.mutations,
-    ...caseDump(c),
+    ...caseDump(c, profile),
     diff: fieldDiff(c.base, c.scenario),
     traces,
   };
@@ -128,11 +137,15 @@ export function vmxL1Summary(s: VmxScenario): string[] {
   return out;
 }
 
-function caseDump(c: AnyCase): Pick<ReplayResult, 'arch' | 'dumpTitle' | 'dump' | 'l1Summary'> {
-  if (isVmxCase(c)) {
-    return { arch: 'vmx', dumpTitle: 'vmcs12', dump: dumpVmcs12(c.scenario.vmcs12, { names: vmcs12Namer }), l1Summary: vmxL1Summary(c.scenario) };
+function caseDump(c: AnyCase, profile: Profile): Pick<ReplayResult, 'arch' | 'dumpTitle' | 'dump' | 'l1Summary' | 'walkView'> {
+  if (isNestedFaultCase(c)) {
+    const view = buildWalkView(c.scenario, profile);
+    return { arch: 'mmu', dumpTitle: `nested paging walk on ${profile.name}`, dump: renderWalkView(view).join('\n'), l1Summary: view.setup, walkView: view };
   }
-  return { arch: 'svm', dumpTitle: 'vmcb12', dump: dumpVmcb(c.scenario.vmcb12), l1Summary: [] };
+  if (isVmxCase(c)) {
+    return { arch: 'vmx', dumpTitle: 'vmcs12', dump: dumpVmcs12(c.scenario.vmcs12, { names: vmcs12Namer }), l1Summary: vmxL1Summary(c.scenario), walkView: null };
+  }
+  return { arch: 'svm', dumpTitle: 'vmcb12', dump: dumpVmcb(c.scenario.vmcb12), l1Summary: [], walkView: null };
 }
 
 /** Load (NESTFUZZ_CORPUS_SCHEMA on a bad file) and replay one corpus file. */

@@ -25,7 +25,7 @@ import type { Profile } from '../engine/profiles.ts';
 import { runAny } from '../engine/run_any.ts';
 import { BudgetedProperty } from './budgetedProperty.ts';
 import { corpusHash, saveCounterexample, saveShrinkLog, toolVersion, type CorpusEntry } from './corpus.ts';
-import { COVERAGE_SAMPLE_EVERY, Coverage, allSvmCheckIds, allVmxCheckIds, type CheckCount } from './coverage.ts';
+import { COVERAGE_SAMPLE_EVERY, Coverage, allMmuCheckIds, allSvmCheckIds, allVmxCheckIds, type CheckCount } from './coverage.ts';
 import { NestfuzzError, oneLine } from './errors.ts';
 import { SILENT_LOGGER, type Logger } from './log.ts';
 import { selectProperties } from './select.ts';
@@ -432,7 +432,9 @@ export async function runCampaign(opts: CampaignOptions = {}): Promise<CampaignR
 
   // The coverage universe is the check ids of the flavours the selected properties exercise.
   const areas = new Set(props.map((p) => p.area));
-  const known = [...(areas.has('svm') ? allSvmCheckIds() : []), ...(areas.has('vmx') ? allVmxCheckIds() : [])];
+  const known = [
+    ...(areas.has('svm') ? allSvmCheckIds() : []), ...(areas.has('vmx') ? allVmxCheckIds() : []), ...(areas.has('mmu') ? allMmuCheckIds() : []),
+  ];
   const common: CampaignCommon = {
     seed: opts.seed ?? DEFAULT_SEED,
     runs: st.totalRuns,

@@ -41,7 +41,7 @@ const kernels: Profile[] = [
 interface BugDef {
   name: string;
   /** The nested flavour the bug is in (default 'svm'). */
-  arch?: 'svm' | 'vmx';
+  arch?: 'svm' | 'vmx' | 'mmu';
   off?: string;
   drop?: string;
   kind: 'historical' | 'mutant';
@@ -88,6 +88,14 @@ const BUGS: BugDef[] = [
   { name: 'mutant-no-vpid-check', arch: 'vmx', drop: 'vpid-zero', kind: 'mutant', title: 'ENABLE_VPID with VPID 0 accepted', source: 'breaks SDM §27.2.1.1 "If the enable VPID VM-execution control is 1, the value of the VPID VM-execution control field must not be 0000H"', caughtBy: ['vmlaunch-verdict-matches-sdm'] },
   { name: 'mutant-no-host-tr-check', arch: 'vmx', drop: 'host-tr-selector-zero', kind: 'mutant', title: 'a null host TR selector accepted', source: 'breaks SDM §27.2.3 "The selector field for TR cannot be 0000H"', caughtBy: ['vmlaunch-verdict-matches-sdm'] },
   { name: 'mutant-no-activity-state-check', arch: 'vmx', drop: 'guest-activity-state-invalid', kind: 'mutant', title: 'activity state SHUTDOWN (not advertised) accepted', source: 'breaks SDM §27.3.1.5 (activity state must be one the MISC MSR advertises)', caughtBy: ['vmlaunch-verdict-matches-sdm'] },
+  // ---- nested paging and fault synthesis (spec svm.md §5, vmx-mmu.md §3–4, §6) ----
+  { name: 'npf-stage-hardcoded', arch: 'mmu', off: 'svm-npf-inject-stage', kind: 'historical', title: 'a synthesized #NPF gets exit_info_1 = 1 << 32 (FINAL) whatever failed, and keeps a stale #NPF\'s exit_info_2', source: '297c2fe249db + fe0b872d7500', caughtBy: ['npf-fault-stage-exact', 'npf-address-from-walker'] },
+  { name: 'ept-gva-bits-stale', arch: 'mmu', off: 'vmx-ept-gva-bits-synthesized', kind: 'historical', title: 'a synthesized EPT violation takes GVA_IS_VALID/GVA_TRANSLATED from vmcs02\'s stale EXIT_QUALIFICATION', source: '96b067b59ad9', caughtBy: ['ept-qual-never-stale', 'ept-gva-bits'] },
+  { name: 'x86-exception-u16', arch: 'mmu', off: 'mmu-x86-exception-u64', kind: 'historical', title: 'x86_exception.error_code is 16 bits wide: PFERR_GUEST_{PAGE,FINAL} are lost before the injector', source: '297c2fe249db (error_code widened to u64)', caughtBy: ['error-code-64bit', 'npf-fault-stage-exact'] },
+  { name: 'walker-no-fault-stage', arch: 'mmu', off: 'mmu-walker-fault-stage', kind: 'historical', title: 'walk_addr_generic does not record which nested translation (page table or final) failed', source: '297c2fe249db', caughtBy: ['error-code-64bit', 'npf-fault-stage-exact'] },
+  { name: 'ept-qual-acc-order', arch: 'mmu', off: 'mmu-ept-qual-raw-rwx', kind: 'historical', title: 'EPT-violation qualification bits 3–5 in ACC order (exec, write, user) instead of the EPTE\'s R/W/X', source: '0780516a18f8', caughtBy: ['walker-matches-spec'] },
+  { name: 'ept-read-not-tracked', arch: 'mmu', off: 'mmu-ept-track-read', kind: 'historical', title: 'EPT read permission assumed: a read through an execute-only EPTE does not fault', source: 'kvm: mmu: track read permission explicitly for shadow EPT page tables (2016)', caughtBy: ['walker-matches-spec'] },
+  { name: 'ept-qual-read-always', arch: 'mmu', off: 'mmu-ept-qual-one-access', kind: 'historical', title: 'the synthesized qualification reports a read for every nested access (write and fetch faults too)', source: 'old walker: ACC_READ whenever user_fault (spec §6 #21)', caughtBy: ['ept-gva-bits'] },
   { name: 'mutant-no-vnmi-check', off: 'svm-check-vnmi', kind: 'mutant', title: 'V_NMI_ENABLE accepted without the NMI intercept', source: 'breaks APM 15.21.4 (V_NMI_ENABLE requires the NMI intercept)', caughtBy: ['vmrun-verdict-matches-apm'] },
   { name: 'mutant-no-gpat-check', off: 'svm-check-gpat', kind: 'mutant', title: 'invalid gPAT accepted with nested paging', source: 'breaks APM 15.25.4 (gPAT checked when NP_ENABLE)', caughtBy: ['vmrun-verdict-matches-apm'] },
   { name: 'mutant-no-asid-check', drop: 'asid-zero', kind: 'mutant', title: 'ASID 0 accepted', source: 'breaks APM 15.5.1 "ASID is equal to zero"', caughtBy: ['vmrun-verdict-matches-apm'] },

@@ -73,7 +73,7 @@ export type ProfileKind = 'kernel' | 'historical' | 'mutant';
 export interface Profile {
   name: string;
   /** For bug profiles: the nested flavour the bug lives in (kernel profiles cover both). */
-  arch?: 'svm' | 'vmx';
+  arch?: 'svm' | 'vmx' | 'mmu';
   kind: ProfileKind;
   /** True for profiles that model a bug: a fuzz run against them is expected to fail. */
   bug: boolean;

@@ -7,11 +7,15 @@ import type { SvmScenario } from './svm/scenario.ts';
 import type { Trace } from './trace.ts';
 import { runVmx } from './vmx/run.ts';
 import type { VmxScenario } from './vmx/scenario.ts';
+import { runNestedFault, type NestedFaultScenario } from './mmu/nested_fault.ts';
 
-export function isVmxScenario(s: SvmScenario | VmxScenario): s is VmxScenario {
+export type AnyScenario = SvmScenario | VmxScenario | NestedFaultScenario;
+
+export function isVmxScenario(s: AnyScenario): s is VmxScenario {
   return s.arch === 'vmx';
 }
 
-export function runAny(s: SvmScenario | VmxScenario, p: Profile): { trace: Trace; outcome: string } {
+export function runAny(s: AnyScenario, p: Profile): { trace: Trace; outcome: string } {
+  if (s.arch === 'mmu') return runNestedFault(s, p);
   return isVmxScenario(s) ? runVmx(s, p) : runSvm(s, p);
 }

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { expect } from 'vitest';
-import { isVmxCase, type AnyCase, type NestfuzzProperty, type SvmCase } from '../../properties/types.ts';
+import { isNestedFaultCase, isVmxCase, type AnyCase, type NestfuzzProperty, type SvmCase } from '../../properties/types.ts';
 import { defaultL1 } from '../../src/arbitraries/_internals/builders/defaultL1.ts';
 import { validVmcb12 } from '../../src/arbitraries/_internals/builders/validVmcb12.ts';
 import { run } from '../../src/engine/svm/run.ts';
@@ -150,7 +150,7 @@ export function fakeLookup(id: string): NestfuzzProperty | undefined {
 
 /** Narrow a case the SVM fixtures produced (campaign code hands them back as AnyCase). */
 export function asSvm(c: AnyCase): SvmCase {
-  if (isVmxCase(c)) throw new Error('expected an SVM case');
+  if (isVmxCase(c) || isNestedFaultCase(c)) throw new Error('expected an SVM case');
   return c;
 }
 

@@ -51,7 +51,7 @@ describe('runner', () => {
       // Noise (RSP, CR2, L2 nops) is reverted to the base; only ASID 0 is left.
       expect(asSvm(e.case).scenario.vmcb12.control.asid).toBe(0);
       expect(asSvm(e.case).scenario.vmcb12.save.rsp).toBe(asSvm(e.case).base.vmcb12.save.rsp);
-      expect(e.case.scenario.l2).toEqual(e.case.base.l2);
+      expect(asSvm(e.case).scenario.l2).toEqual(asSvm(e.case).base.l2);
 
       expect(existsSync(f.shrinkLogFile)).toBe(true);
       const log = readFileSync(f.shrinkLogFile, 'utf8');

@@ -49,15 +49,19 @@ function msrList(s: VmxScenario, gpa: bigint, entries: [number, bigint][]): void
 }
 
 describe('vmx properties: registry', () => {
-  it('registers the nine VMX invariants after the SVM ones, with unique ids', () => {
+  it('registers the VMX invariants after the SVM ones (and before the nested-paging ones), with unique ids', () => {
     const ids = PROPERTY_LIST.map((p) => p.id);
     expect(new Set(ids).size).toBe(ids.length);
     for (const p of VMX_PROPS) {
       expect(getProperty(p.id)).toBe(p);
       expect(p.area).toBe('vmx');
     }
-    const firstVmx = PROPERTY_LIST.findIndex((p) => p.area === 'vmx');
-    expect(PROPERTY_LIST.slice(firstVmx).every((p) => p.area === 'vmx')).toBe(true);
+    const areas = PROPERTY_LIST.map((p) => p.area);
+    const firstVmx = areas.indexOf('vmx');
+    const lastVmx = areas.lastIndexOf('vmx');
+    expect(areas.slice(0, firstVmx).every((a) => a === 'svm')).toBe(true);
+    expect(areas.slice(firstVmx, lastVmx + 1).every((a) => a === 'vmx')).toBe(true);
+    expect(areas.slice(lastVmx + 1).every((a) => a === 'mmu')).toBe(true);
   });
 });
 

@@ -64,7 +64,8 @@ describe('eptp', () => {
 
     it('should decode a write to a read-only translated page', () => {
       expect(describeEptViolationQual(0x18an)).toEqual(['ACC_WRITE', 'PROT_READ', 'GVA_IS_VALID', 'GVA_TRANSLATED']);
-      expect(describeEptViolationQual(1 << 16)).toEqual(['BIT_16']);
+      expect(describeEptViolationQual(1 << 16)).toEqual(['ASYNC_TO_INSTR']);
+      expect(describeEptViolationQual((1 << 13) | (1 << 14))).toEqual(['SHADOW_STACK', 'BIT_14']);
     });
   });
 });

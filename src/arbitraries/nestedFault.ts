@@ -1,0 +1,163 @@
+// nestedFaultCase(): an L2 access whose two-dimensional translation is complete by construction
+// (L2's tables map the GVA, L1's NPT/EPT maps every L2 table page and the data page), then 0–3
+// holes punched into either layer: a missing, read-only, non-executable, execute-only or
+// misconfigured TDP entry for a table page or the final page, or a missing / read-only / supervisor /
+// NX guest entry. The access is performed by the CPU or by L0's emulator; the emulator runs with
+// arbitrary stale exit information in vmcb02 / vmcs02. Shrinking heads back to the complete mapping.
+
+import fc from 'fast-check';
+import { CR0, CR4, EFER } from '../arch/svm/defs.ts';
+import type { NestedFaultScenario } from '../engine/mmu/nested_fault.ts';
+import type { PhysMem } from '../engine/mmu/types.ts';
+import { EPT_FLAGS, GUEST_FLAGS, GuestTableBuilder, L2_BACKING_OFFSET, TdpBuilder, writeWidth } from './_internals/builders/pageTables.ts';
+
+export interface NestedFaultChoice {
+  flavour: 'svm' | 'vmx';
+  format: 'long4' | 'pae' | '32' | 'long5';
+  access: 'read' | 'write' | 'fetch';
+  cpl: 0 | 3;
+  performer: 'emulator' | 'hardware';
+  /** The exit that brought L0 to its emulator: an I/O exit, or a hardware #NPF / EPT violation (MMIO). */
+  staleKind: 'io' | 'npf';
+  stale: [bigint, bigint, bigint];
+  offset: number;
+}
+
+export interface NestedFaultCase {
+  scenario: NestedFaultScenario;
+  base: NestedFaultScenario;
+  /** Applied holes as "<id>:<k>". */
+  mutations: string[];
+  choice: NestedFaultChoice;
+}
+
+export const DEFAULT_NESTED_FAULT_CHOICE: NestedFaultChoice = {
+  flavour: 'svm', format: 'long4', access: 'read', cpl: 0, performer: 'emulator', staleKind: 'io', stale: [0n, 0n, 0n], offset: 0,
+};
+
+const GVA = 0x400000n;
+const DATA_GPA = 0x300000n;
+const RAM_TOP = 0x20000000n;
+const MAXPHYADDR = 46;
+
+interface Built {
+  s: NestedFaultScenario;
+  tdp: TdpBuilder;
+  guest: GuestTableBuilder;
+}
+
+function build(c: NestedFaultChoice): Built {
+  const mem: PhysMem = { words: {}, ram_top: RAM_TOP };
+  const kind = c.flavour === 'svm' ? 'npt' : 'ept';
+  const tdp = new TdpBuilder(mem, kind);
+  const guest = new GuestTableBuilder(mem, c.format);
+  const leaf = GUEST_FLAGS.P | GUEST_FLAGS.RW | GUEST_FLAGS.US | GUEST_FLAGS.A | GUEST_FLAGS.D;
+  guest.map(GVA, DATA_GPA, leaf);
+  for (const t of guest.tables) tdp.back(t);
+  tdp.back(DATA_GPA);
+  const long = c.format === 'long4' || c.format === 'long5';
+  const s: NestedFaultScenario = {
+    arch: 'mmu',
+    flavour: c.flavour,
+    mem,
+    guest: {
+      cr0: CR0.PE | CR0.PG | CR0.WP | CR0.ET | CR0.NE,
+      cr3: guest.root,
+      cr4: (c.format === '32' ? CR4.PSE : CR4.PAE) | (c.format === 'long5' ? CR4.LA57 : 0n),
+      efer: long ? EFER.LME | EFER.LMA | EFER.NX : c.format === 'pae' ? EFER.NX : 0n,
+      pdptrs: c.format === 'pae' ? guest.pdptrs() : [],
+      cpl: c.cpl,
+      rflags: 0x2n,
+      pkru: 0,
+      pse36: false,
+      maxphyaddr: MAXPHYADDR,
+    },
+    tdp: kind === 'npt'
+      ? { kind: 'npt', ncr3: tdp.root, levels: 4, nx: true, gmet: false, maxphyaddr: MAXPHYADDR }
+      : { kind: 'ept', eptp: tdp.root | (3n << 3n) | 6n, execonly: true, mbec: false, advanced_exit_info: true, maxphyaddr: MAXPHYADDR },
+    access: { gva: GVA + BigInt(c.offset & 0xff8), write: c.access === 'write', fetch: c.access === 'fetch', implicit: false },
+    performer: c.performer,
+    stale_svm: c.staleKind === 'npf'
+      ? { exit_code: 0x400n, exit_info_1: c.stale[0], exit_info_2: c.stale[1] }
+      : { exit_code: 0x7bn, exit_info_1: c.stale[0], exit_info_2: c.stale[1] },
+    stale_vmx: c.staleKind === 'npf'
+      ? { reason: 48, qual: c.stale[0] & 0xfffn, gpa: c.stale[1], gla: c.stale[2] }
+      : { reason: 30, qual: c.stale[0], gpa: c.stale[1], gla: c.stale[2] },
+  };
+  return { s, tdp, guest };
+}
+
+/** One hole per rule it exercises; `k` picks the table page or variant. */
+export interface NestedFaultMutation {
+  id: string;
+  rule: string;
+  apply(b: Built, k: number): void;
+}
+
+const nk = (k: number): number => (Number.isFinite(k) ? Math.abs(Math.trunc(k)) : 0);
+const unmap = (b: Built, gpa: bigint): void => { b.s.mem.words['0x' + b.tdp.leafSlot(gpa).toString(16)] = 0n; };
+const tdpLeaf = (b: Built, gpa: bigint, npt: bigint, ept: bigint): void => b.tdp.map(gpa, gpa + L2_BACKING_OFFSET, b.s.tdp.kind === 'ept' ? ept : npt);
+const guestLeaf = (b: Built, flags: bigint): void => {
+  const { gpa, width } = b.guest.leafSlot(GVA);
+  writeWidth(b.s.mem, gpa + L2_BACKING_OFFSET, (DATA_GPA & (width === 4 ? 0xfffff000n : 0x000ffffffffff000n)) | flags, width);
+};
+const pickTable = (b: Built, k: number): bigint => b.guest.tables[nk(k) % b.guest.tables.length];
+const E = EPT_FLAGS;
+const G = GUEST_FLAGS;
+
+export const NESTED_FAULT_MUTATIONS: readonly NestedFaultMutation[] = [
+  { id: 'tdp-table-missing', rule: 'nested translation of an L2 paging-structure GPA fails: not present (GUEST_PAGE)', apply: (b, k) => unmap(b, pickTable(b, k)) },
+  { id: 'tdp-table-readonly', rule: 'L2 paging-structure accesses are checked as writes against L1\'s TDP (A/D): a read-only table page faults (GUEST_PAGE)', apply: (b, k) => tdpLeaf(b, pickTable(b, k), G.P | G.US, E.R | E.X | E.MT_WB) },
+  { id: 'tdp-final-missing', rule: 'nested translation of the final GPA fails: not present (GUEST_FINAL)', apply: (b) => unmap(b, DATA_GPA) },
+  { id: 'tdp-final-readonly', rule: 'a write through a read-only final TDP entry faults (GUEST_FINAL)', apply: (b) => tdpLeaf(b, DATA_GPA, G.P | G.US, E.R | E.X | E.MT_WB) },
+  { id: 'tdp-final-noexec', rule: 'a fetch through a non-executable final TDP entry faults', apply: (b) => tdpLeaf(b, DATA_GPA, G.P | G.RW | G.US | G.NX, E.R | E.W | E.MT_WB) },
+  { id: 'tdp-final-exec-only', rule: 'EPT execute-only final entry: reads and writes fault (SDM §29.3.3.2; KVM tracks read permission)', apply: (b) => tdpLeaf(b, DATA_GPA, G.P | G.US, E.X | E.MT_WB) },
+  { id: 'tdp-final-rsvd', rule: 'a reserved bit in the final TDP entry: EPT misconfig / #NPF with RSVD', apply: (b) => tdpLeaf(b, DATA_GPA, G.P | G.RW | G.US | (1n << 51n), E.R | E.W | E.X | (2n << 3n)) },
+  { id: 'guest-leaf-missing', rule: 'L2\'s own leaf entry not present: an L2 #PF, not a nested fault', apply: (b) => guestLeaf(b, 0n) },
+  { id: 'guest-leaf-readonly', rule: 'L2 write to a read-only page with CR0.WP: an L2 #PF', apply: (b) => guestLeaf(b, G.P | G.US | G.A | G.D) },
+  { id: 'guest-leaf-supervisor', rule: 'L2 CPL-3 access to a supervisor page: an L2 #PF', apply: (b) => guestLeaf(b, G.P | G.RW | G.A | G.D) },
+  { id: 'guest-leaf-nx', rule: 'L2 fetch from an NX page (EFER.NXE): an L2 #PF', apply: (b) => guestLeaf(b, G.P | G.RW | G.US | G.A | G.D | (b.s.guest.efer & EFER.NX ? G.NX : 0n)) },
+];
+
+export const NESTED_FAULT_MUTATION_IDS: readonly string[] = NESTED_FAULT_MUTATIONS.map((m) => m.id);
+
+export function buildNestedFaultCase(choice: NestedFaultChoice, muts: readonly [string, number][]): NestedFaultCase {
+  const base = build(choice).s;
+  const b = build(choice);
+  for (const [id, k] of muts) NESTED_FAULT_MUTATIONS.find((m) => m.id === id)?.apply(b, k);
+  if (choice.format === 'pae') b.s.guest.pdptrs = b.guest.pdptrs();
+  return { scenario: b.s, base, mutations: muts.map(([id, k]) => `${id}:${k}`), choice };
+}
+
+function parse(c: NestedFaultCase): [string, number][] {
+  return c.mutations.map((m) => {
+    const i = m.lastIndexOf(':');
+    return [m.slice(0, i), Number(m.slice(i + 1))];
+  });
+}
+
+const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
+
+export function nestedFaultCase(constraints: { flavour?: 'svm' | 'vmx'; maxMutations?: number; mutations?: readonly string[] } = {}): fc.Arbitrary<NestedFaultCase> {
+  const ids = constraints.mutations ?? NESTED_FAULT_MUTATION_IDS;
+  const choice: fc.Arbitrary<NestedFaultChoice> = fc.record({
+    flavour: constraints.flavour ? fc.constant(constraints.flavour) : fc.constantFrom('svm' as const, 'vmx' as const),
+    format: fc.constantFrom('long4' as const, 'pae' as const, '32' as const, 'long5' as const),
+    access: fc.constantFrom('read' as const, 'write' as const, 'fetch' as const),
+    cpl: fc.constantFrom(0 as const, 3 as const),
+    performer: fc.constantFrom('emulator' as const, 'hardware' as const),
+    staleKind: fc.constantFrom('io' as const, 'npf' as const),
+    stale: fc.tuple(u64, u64, u64),
+    offset: fc.nat({ max: 0xfff }),
+  });
+  return fc
+    .tuple(choice, fc.array(fc.tuple(fc.constantFrom(...ids), fc.nat({ max: 7 })), { maxLength: constraints.maxMutations ?? 3 }))
+    .map(
+      ([c, muts]) => buildNestedFaultCase(c, muts),
+      (value) => {
+        const c = value as NestedFaultCase;
+        if (!c || typeof c !== 'object' || !c.choice || !Array.isArray(c.mutations)) throw new Error('nestedFaultCase: not a generated case');
+        return [c.choice, parse(c)];
+      },
+    );
+}
