@@ -21,6 +21,8 @@ export interface NestedFaultChoice {
   staleKind: 'io' | 'npf';
   stale: [bigint, bigint, bigint];
   offset: number;
+  /** SVM only: L1 runs legacy PAE, so its NPT is the three-level PAE format (nested PDPT at nCR3). */
+  nptPae: boolean;
 }
 
 export interface NestedFaultCase {
@@ -32,7 +34,7 @@ export interface NestedFaultCase {
 }
 
 export const DEFAULT_NESTED_FAULT_CHOICE: NestedFaultChoice = {
-  flavour: 'svm', format: 'long4', access: 'read', cpl: 0, performer: 'emulator', staleKind: 'io', stale: [0n, 0n, 0n], offset: 0,
+  flavour: 'svm', format: 'long4', access: 'read', cpl: 0, performer: 'emulator', staleKind: 'io', stale: [0n, 0n, 0n], offset: 0, nptPae: false,
 };
 
 const GVA = 0x400000n;
@@ -49,7 +51,8 @@ interface Built {
 function build(c: NestedFaultChoice): Built {
   const mem: PhysMem = { words: {}, ram_top: RAM_TOP };
   const kind = c.flavour === 'svm' ? 'npt' : 'ept';
-  const tdp = new TdpBuilder(mem, kind);
+  const nptPae = kind === 'npt' && c.nptPae;
+  const tdp = new TdpBuilder(mem, kind, nptPae ? 3 : 4);
   const guest = new GuestTableBuilder(mem, c.format);
   const leaf = GUEST_FLAGS.P | GUEST_FLAGS.RW | GUEST_FLAGS.US | GUEST_FLAGS.A | GUEST_FLAGS.D;
   guest.map(GVA, DATA_GPA, leaf);
@@ -73,7 +76,7 @@ function build(c: NestedFaultChoice): Built {
       maxphyaddr: MAXPHYADDR,
     },
     tdp: kind === 'npt'
-      ? { kind: 'npt', ncr3: tdp.root, levels: 4, nx: true, gmet: false, maxphyaddr: MAXPHYADDR }
+      ? { kind: 'npt', ncr3: tdp.root, levels: nptPae ? 3 : 4, nx: true, gmet: false, maxphyaddr: MAXPHYADDR }
       : { kind: 'ept', eptp: tdp.root | (3n << 3n) | 6n, execonly: true, mbec: false, advanced_exit_info: true, maxphyaddr: MAXPHYADDR },
     access: { gva: GVA + BigInt(c.offset & 0xff8), write: c.access === 'write', fetch: c.access === 'fetch', implicit: false },
     performer: c.performer,
@@ -113,6 +116,11 @@ export const NESTED_FAULT_MUTATIONS: readonly NestedFaultMutation[] = [
   { id: 'tdp-final-noexec', rule: 'a fetch through a non-executable final TDP entry faults', apply: (b) => tdpLeaf(b, DATA_GPA, G.P | G.RW | G.US | G.NX, E.R | E.W | E.MT_WB) },
   { id: 'tdp-final-exec-only', rule: 'EPT execute-only final entry: reads and writes fault (SDM §29.3.3.2; KVM tracks read permission)', apply: (b) => tdpLeaf(b, DATA_GPA, G.P | G.US, E.X | E.MT_WB) },
   { id: 'tdp-final-rsvd', rule: 'a reserved bit in the final TDP entry: EPT misconfig / #NPF with RSVD', apply: (b) => tdpLeaf(b, DATA_GPA, G.P | G.RW | G.US | (1n << 51n), E.R | E.W | E.X | (2n << 3n)) },
+  {
+    id: 'ncr3-low-bits',
+    rule: 'a legacy-PAE L1\'s nCR3 with bits 4:3 set: the nested PDPT is still at nCR3[31:5] (APM §15.25.3; CVE-2024-50115 read it at offset_in_page(nCR3))',
+    apply: (b, k) => { if (b.s.tdp.kind === 'npt' && b.s.tdp.levels === 3) b.s.tdp = { ...b.s.tdp, ncr3: b.s.tdp.ncr3 | BigInt(8 * (1 + (nk(k) % 3))) }; },
+  },
   { id: 'guest-leaf-missing', rule: 'L2\'s own leaf entry not present: an L2 #PF, not a nested fault', apply: (b) => guestLeaf(b, 0n) },
   { id: 'guest-leaf-readonly', rule: 'L2 write to a read-only page with CR0.WP: an L2 #PF', apply: (b) => guestLeaf(b, G.P | G.US | G.A | G.D) },
   { id: 'guest-leaf-supervisor', rule: 'L2 CPL-3 access to a supervisor page: an L2 #PF', apply: (b) => guestLeaf(b, G.P | G.RW | G.A | G.D) },
@@ -149,6 +157,7 @@ export function nestedFaultCase(constraints: { flavour?: 'svm' | 'vmx'; maxMutat
     staleKind: fc.constantFrom('io' as const, 'npf' as const),
     stale: fc.tuple(u64, u64, u64),
     offset: fc.nat({ max: 0xfff }),
+    nptPae: fc.boolean(),
   });
   return fc
     .tuple(choice, fc.array(fc.tuple(fc.constantFrom(...ids), fc.nat({ max: 7 })), { maxLength: constraints.maxMutations ?? 3 }))

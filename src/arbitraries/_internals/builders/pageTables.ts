@@ -27,7 +27,8 @@ function read64(m: PhysMem, gpa: bigint): bigint {
 export class TdpBuilder {
   private next = TDP_TABLE_BASE;
   readonly root: bigint;
-  constructor(readonly mem: PhysMem, readonly kind: 'npt' | 'ept', readonly levels: 4 | 5 = 4) {
+  /** levels 3: NPT for a legacy-PAE L1 (nested PDPT of four entries at nCR3, APM §15.25.3). */
+  constructor(readonly mem: PhysMem, readonly kind: 'npt' | 'ept', readonly levels: 3 | 4 | 5 = 4) {
     this.root = this.alloc();
   }
   private alloc(): bigint {
@@ -47,10 +48,14 @@ export class TdpBuilder {
   leafSlot(gpa: bigint): bigint {
     let table = this.root;
     for (let level = this.levels; level > 1; level--) {
-      const slot = table + ((gpa >> BigInt(12 + 9 * (level - 1))) & 0x1ffn) * 8n;
+      const pdpt = this.levels === 3 && level === 3;
+      const idx = pdpt ? (gpa >> 30n) & 3n : (gpa >> BigInt(12 + 9 * (level - 1))) & 0x1ffn;
+      const slot = table + idx * 8n;
       let e = read64(this.mem, slot);
       if ((e & ADDR) === 0n) {
-        e = this.tableEntry(this.alloc());
+        // A PAE PDPTE has only P (bits 2:1 and 8:5 are reserved there).
+        const t = this.alloc();
+        e = pdpt ? t | GUEST_FLAGS.P : this.tableEntry(t);
         write64(this.mem, slot, e);
       }
       table = e & ADDR;
