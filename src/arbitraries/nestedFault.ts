@@ -121,6 +121,17 @@ export const NESTED_FAULT_MUTATIONS: readonly NestedFaultMutation[] = [
     rule: 'a legacy-PAE L1\'s nCR3 with bits 4:3 set: the nested PDPT is still at nCR3[31:5] (APM §15.25.3; CVE-2024-50115 read it at offset_in_page(nCR3))',
     apply: (b, k) => { if (b.s.tdp.kind === 'npt' && b.s.tdp.levels === 3) b.s.tdp = { ...b.s.tdp, ncr3: b.s.tdp.ncr3 | BigInt(8 * (1 + (nk(k) % 3))) }; },
   },
+  { id: 'tdp-final-write-only', rule: 'EPT entry writable but not readable: an EPT misconfiguration (SDM §29.3.3.1); NPT: RW without P is not present', apply: (b) => tdpLeaf(b, DATA_GPA, G.RW | G.US, E.W | E.MT_WB) },
+  {
+    id: 'guest-leaf-rsvd',
+    rule: 'a reserved bit (above MAXPHYADDR) in L2\'s leaf entry: an L2 #PF with RSVD (SDM §4.7)',
+    apply: (b) => { if (b.s.guest.cr4 & CR4.PAE) guestLeaf(b, G.P | G.RW | G.US | G.A | G.D | (1n << 50n)); },
+  },
+  {
+    id: 'guest-pdpte-missing',
+    rule: 'PAE: the PDPTE register for the address is not present: an L2 #PF (SDM §4.4.1)',
+    apply: (b) => { if (b.s.guest.pdptrs.length) b.s.mem.words['0x' + (b.guest.root + L2_BACKING_OFFSET + ((GVA >> 30n) & 3n) * 8n).toString(16)] = 0n; },
+  },
   { id: 'guest-leaf-missing', rule: 'L2\'s own leaf entry not present: an L2 #PF, not a nested fault', apply: (b) => guestLeaf(b, 0n) },
   { id: 'guest-leaf-readonly', rule: 'L2 write to a read-only page with CR0.WP: an L2 #PF', apply: (b) => guestLeaf(b, G.P | G.US | G.A | G.D) },
   { id: 'guest-leaf-supervisor', rule: 'L2 CPL-3 access to a supervisor page: an L2 #PF', apply: (b) => guestLeaf(b, G.P | G.RW | G.A | G.D) },
