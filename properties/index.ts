@@ -28,6 +28,7 @@ import { property as errorCode64bit } from './mmu/error-code-64bit.ts';
 import { property as hardwareEmulationParity } from './mmu/hardware-emulation-parity.ts';
 import { property as mmuNoWarn } from './mmu/mmu-no-warn.ts';
 import { property as walkerMatchesSpec } from './mmu/walker-matches-spec.ts';
+import { property as interceptedNeverEmulated } from './mmu/intercepted-never-emulated.ts';
 
 export const PROPERTY_LIST: NestfuzzProperty[] = [
   vmrunFailureClean,
@@ -59,6 +60,7 @@ export const PROPERTY_LIST: NestfuzzProperty[] = [
   errorCode64bit,
   hardwareEmulationParity,
   walkerMatchesSpec,
+  interceptedNeverEmulated,
   mmuNoWarn,
 ];
 

@@ -27,7 +27,9 @@ export const property: NestfuzzProperty<NestedFaultCase> = {
     const q = inj.qual;
     const bit = (b: number): boolean => (q & BigInt(b)) !== 0n;
     const page = r.walk.stage === 'nested-page';
-    const a = c.scenario.access;
+    // An emulated INS stores to ES:RDI and OUTS loads from DS:RSI; otherwise the scenario's access.
+    const io = c.scenario.io;
+    const a = io ? { write: io.kind === 'ins', fetch: false } : c.scenario.access;
     const wantAccess = page ? Q.ACC_READ | Q.ACC_WRITE : a.write ? Q.ACC_WRITE : a.fetch ? Q.ACC_INSTR : Q.ACC_READ;
     const problems: string[] = [];
     if (!bit(Q.GVA_IS_VALID)) problems.push('GVA_IS_VALID clear');

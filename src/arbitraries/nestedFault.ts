@@ -23,6 +23,12 @@ export interface NestedFaultChoice {
   offset: number;
   /** SVM only: L1 runs legacy PAE, so its NPT is the three-level PAE format (nested PDPT at nCR3). */
   nptPae: boolean;
+  /** The access is the memory operand of INS / OUTS (emulated by L0 unless L1 intercepts the port). */
+  io: 'none' | 'ins' | 'outs';
+  ioRep: number;
+  ioDf: boolean;
+  ioSize: 1 | 2 | 4;
+  ioIntercepted: boolean;
 }
 
 export interface NestedFaultCase {
@@ -35,6 +41,7 @@ export interface NestedFaultCase {
 
 export const DEFAULT_NESTED_FAULT_CHOICE: NestedFaultChoice = {
   flavour: 'svm', format: 'long4', access: 'read', cpl: 0, performer: 'emulator', staleKind: 'io', stale: [0n, 0n, 0n], offset: 0, nptPae: false,
+  io: 'none', ioRep: 1, ioDf: false, ioSize: 1, ioIntercepted: false,
 };
 
 const GVA = 0x400000n;
@@ -86,6 +93,9 @@ function build(c: NestedFaultChoice): Built {
     stale_vmx: c.staleKind === 'npf'
       ? { reason: 48, qual: c.stale[0] & 0xfffn, gpa: c.stale[1], gla: c.stale[2] }
       : { reason: 30, qual: c.stale[0], gpa: c.stale[1], gla: c.stale[2] },
+    io: c.io === 'none' ? null : {
+      kind: c.io, port: 0x1f0, size: c.ioSize, rep: c.ioRep, df: c.ioDf, l1_intercepts: c.ioIntercepted, insn_len: 2, rip: 0x1000n,
+    },
   };
   return { s, tdp, guest };
 }
@@ -169,6 +179,11 @@ export function nestedFaultCase(constraints: { flavour?: 'svm' | 'vmx'; maxMutat
     stale: fc.tuple(u64, u64, u64),
     offset: fc.nat({ max: 0xfff }),
     nptPae: fc.boolean(),
+    io: fc.constantFrom('none' as const, 'ins' as const, 'outs' as const),
+    ioRep: fc.integer({ min: 1, max: 4 }),
+    ioDf: fc.boolean(),
+    ioSize: fc.constantFrom(1 as const, 2 as const, 4 as const),
+    ioIntercepted: fc.boolean(),
   });
   return fc
     .tuple(choice, fc.array(fc.tuple(fc.constantFrom(...ids), fc.nat({ max: 7 })), { maxLength: constraints.maxMutations ?? 3 }))

@@ -208,6 +208,13 @@ function mmuScenarioProblem(s: Json, at: string): string | null {
   const ap = bigintFields(s.access, `${at}.access`, ['gva']) ?? booleanFields(s.access, `${at}.access`, ['write', 'fetch', 'implicit']);
   if (ap !== null) return ap;
   if (s.performer !== 'hardware' && s.performer !== 'emulator') return `${at}.performer is ${JSON.stringify(s.performer)}, expected "hardware" or "emulator"`;
+  if (s.io !== undefined && s.io !== null) {
+    const io = s.io as Record<string, unknown>;
+    if (!isObject(io) || (io.kind !== 'ins' && io.kind !== 'outs')) return `${at}.io.kind must be "ins" or "outs"`;
+    for (const f of ['port', 'size', 'rep', 'insn_len'] as const) if (typeof io[f] !== 'number') return `${at}.io.${f} is not a number`;
+    for (const f of ['df', 'l1_intercepts'] as const) if (typeof io[f] !== 'boolean') return `${at}.io.${f} is not a boolean`;
+    if (typeof io.rip !== 'bigint') return `${at}.io.rip is not a 64-bit value`;
+  }
   if (!isObject(s.stale_svm)) return `${at}.stale_svm is missing`;
   const sp = bigintFields(s.stale_svm, `${at}.stale_svm`, ['exit_code', 'exit_info_1', 'exit_info_2']);
   if (sp !== null) return sp;

@@ -6,7 +6,8 @@
 
 import { EPT_VIOLATION } from '../../arch/vmx/eptp.ts';
 import { EXIT_REASON } from '../../arch/vmx/exit_reasons.ts';
-import { profileDropped, type Profile } from '../profiles.ts';
+import { has, profileDropped, type Profile } from '../profiles.ts';
+import { stringAddresses, svmIoioExitInfo, vmxIoExitInfo, type StringIo } from '../emulate/string_io.ts';
 import { Trace } from '../trace.ts';
 import { nested_ept_inject_page_fault, nested_svm_inject_npf_exit, type EptInjection, type SvmExitInfo, type VmxExitInfo } from './inject.ts';
 import { PFERR, PFERR_GUEST_FAULT_STAGE_MASK, type GuestPaging, type NestedTdp, type PhysMem, type X86Exception } from './types.ts';
@@ -32,6 +33,11 @@ export interface NestedFaultScenario {
   stale_svm: SvmExitInfo;
   /** vmcs02's exit fields when L0's emulator runs. */
   stale_vmx: VmxExitInfo;
+  /**
+   * The access is the memory operand of an INS/OUTS (ES:RDI / DS:RSI = access.gva): the CPU's I/O
+   * exit decides whether L1 gets it or L0 emulates; the I/O exit is then the stale exit information.
+   */
+  io?: StringIo | null;
 }
 
 export interface NestedFaultResult {
@@ -42,11 +48,15 @@ export interface NestedFaultResult {
   cpu_walk: WalkResult | null;
   hardware_svm: SvmExitInfo | null;
   hardware_vmx: VmxExitInfo | null;
-  outcome: 'completed' | 'l2-page-fault' | 'nested-exit';
+  outcome: 'completed' | 'l2-page-fault' | 'nested-exit' | 'l1-io-exit';
   /** The #PF L2 gets (its error code as L2 sees it: 16 bits). */
   l2_fault: X86Exception | null;
   injected_svm: SvmExitInfo | null;
   injected_vmx: EptInjection | null;
+  /** The I/O exit reflected to L1 because L1 intercepts the port (nothing emulated). */
+  io_exit_to_l1: SvmExitInfo | VmxExitInfo | null;
+  /** Addresses L0's emulator accessed for a string instruction (iterations done before a fault). */
+  emulated: bigint[];
 }
 
 function accessBits(g: GuestPaging, a: MmuAccess): bigint {
@@ -106,6 +116,41 @@ function inject(res: NestedFaultResult, s: NestedFaultScenario, p: Profile, faul
   else res.injected_vmx = nested_ept_inject_page_fault(res.trace, p, vmx, fault, from_hardware, s.tdp.kind === 'ept' && s.tdp.advanced_exit_info);
 }
 
+/**
+ * INS/OUTS: the CPU's I/O exit goes to L1 when L1 intercepts the port (nested_svm_intercept_ioio /
+ * nested_vmx_exit_handled_io); otherwise L0 emulates the string operation iteration by iteration,
+ * and the first fault ends it. Without the CVE-2020-2732 fix KVM emulated it either way.
+ */
+function runStringIo(res: NestedFaultResult, s: NestedFaultScenario, io: StringIo, p: Profile, ctx: { t: Trace; p: Profile; mem: PhysMem }, access: bigint, gva: bigint): NestedFaultResult {
+  const svmExit = svmIoioExitInfo(io);
+  const vmxExit = vmxIoExitInfo(io, gva);
+  res.trace.emit('l2_string_io', { kind: io.kind, port: io.port, rep: io.rep, l1_intercepts: io.l1_intercepts });
+  if (io.l1_intercepts) {
+    res.io_exit_to_l1 = s.flavour === 'svm' ? svmExit : vmxExit;
+    res.outcome = 'l1-io-exit';
+    if (has(p, 'nested-no-emulate-intercepted')) return res;
+  }
+  // INS stores to ES:RDI, OUTS loads from DS:RSI.
+  const acc = (access & ~(PFERR.WRITE | PFERR.FETCH)) | (io.kind === 'ins' ? PFERR.WRITE : 0n);
+  for (const addr of stringAddresses(io, gva)) {
+    const r = walk_addr_generic(ctx, s.guest, s.tdp, addr, acc);
+    res.walk = r;
+    if (r.ok) {
+      res.emulated.push(addr);
+      continue;
+    }
+    if (!r.fault.nested_page_fault) {
+      res.outcome = 'l2-page-fault';
+      res.l2_fault = { ...r.fault, error_code: r.fault.error_code & 0xffffn };
+      return res;
+    }
+    inject(res, s, p, r.fault, false, svmExit, vmxExit);
+    return res;
+  }
+  if (res.outcome !== 'l1-io-exit') res.outcome = 'completed';
+  return res;
+}
+
 export function runNestedFault(scenario: NestedFaultScenario, p: Profile): NestedFaultResult {
   const t = new Trace(profileDropped(p));
   // The walk may set A/D bits: it works on a copy of L1 memory.
@@ -115,8 +160,9 @@ export function runNestedFault(scenario: NestedFaultScenario, p: Profile): Neste
   const gva = BigInt.asUintN(64, scenario.access.gva);
   const res: NestedFaultResult = {
     trace: t, walk: { ok: true, gpa: 0n, real_gpa: 0n, pte_access: 0, levels: [] }, cpu_walk: null, hardware_svm: null, hardware_vmx: null,
-    outcome: 'completed', l2_fault: null, injected_svm: null, injected_vmx: null,
+    outcome: 'completed', l2_fault: null, injected_svm: null, injected_vmx: null, io_exit_to_l1: null, emulated: [],
   };
+  if (scenario.io) return runStringIo(res, scenario, scenario.io, p, ctx, access, gva);
 
   if (scenario.performer === 'emulator') {
     const r = walk_addr_generic(ctx, scenario.guest, scenario.tdp, gva, access);

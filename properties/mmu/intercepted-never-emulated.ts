@@ -1,0 +1,28 @@
+// An L2 instruction that L1 intercepts is reflected to L1 and never emulated by L0 (CVE-2020-2732:
+// KVM emulated L2 instructions without honouring L1's intercepts, letting L2 reach resources L1
+// protects). Checked for INS/OUTS: when L1's I/O permission map / I/O bitmap intercepts the port,
+// L1 gets the I/O exit and L0's emulator touches no L2 memory and synthesizes no fault.
+
+import { nestedFaultCase } from '../../src/arbitraries/nestedFault.ts';
+import { runNestedFault } from '../../src/engine/mmu/nested_fault.ts';
+import { fail, HOLDS, type NestedFaultCase, type NestfuzzProperty, type Verdict } from '../types.ts';
+import { hex } from './_lib.ts';
+
+export const property: NestfuzzProperty<NestedFaultCase> = {
+  id: 'intercepted-never-emulated',
+  area: 'mmu',
+  title: 'an L2 instruction L1 intercepts is reflected to L1, never emulated by L0',
+  rationale: 'APM §15.10 (IOIO intercept) / SDM §26.1.3 (I/O bitmaps); KVM nested_svm_intercept_ioio, nested_vmx_exit_handled_io and 07721feee46b "KVM: nVMX: Don\'t emulate instructions in guest mode" (CVE-2020-2732)',
+  arbitrary: () => nestedFaultCase(),
+  predicate(c, ctx): Verdict {
+    const io = c.scenario.io;
+    if (!io || !io.l1_intercepts) return HOLDS;
+    const r = runNestedFault(c.scenario, ctx.profile);
+    if (r.io_exit_to_l1 === null) return fail('intercept-not-reflected', `L1 intercepts port ${hex(io.port)} but got no I/O exit`);
+    if (r.emulated.length || r.injected_svm || r.injected_vmx || r.l2_fault) {
+      return fail('emulated-despite-intercept', `L1 intercepts ${io.kind.toUpperCase()} on port ${hex(io.port)}, yet L0 emulated it (${r.emulated.length} iteration(s) done, outcome ${r.outcome})`,
+        { emulated: r.emulated, outcome: r.outcome });
+    }
+    return HOLDS;
+  },
+};
