@@ -62,6 +62,8 @@ function compare(c: NestedFaultCase, kvm: WalkResult, kvmMem: PhysMem, arch: Spe
     }
     return null;
   }
+  // Nested PML is not in the architectural oracle: a walk KVM failed because L1's log is full.
+  if (!kvm.ok && kvm.fault.pml_full) return diff('outcome (PML log full)', 'pml-not-modelled');
   // PAE under NPT: the CPU re-reads each PDPTE through the nested tables; KVM uses its PDPTE registers.
   if (s.guest.pdptrs.length && s.tdp.kind === 'npt' && !arch.ok && arch.kind === 'npf' && arch.stage === 'page' && (arch.gpa & PAGE) === (s.guest.cr3 & PAGE)) {
     const same = !kvm.ok && kvm.stage === 'nested-page' && (kvm.fault.address & PAGE) === (arch.gpa & PAGE);

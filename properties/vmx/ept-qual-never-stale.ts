@@ -24,6 +24,8 @@ export const property: NestfuzzProperty<NestedFaultCase> = {
     if (c.scenario.performer !== 'emulator') return HOLDS;
     const base = runNestedFault(c.scenario, ctx.profile);
     if (!base.injected_svm && !base.injected_vmx) return HOLDS;
+    // A PML-full exit from the emulator reads bit 12 of the unrelated exit: a listed finding (known.ts).
+    if (base.injected_vmx?.reason === 62 && !ctx.strictArch) return HOLDS;
     const want = injected(base, ctx.strictArch);
     for (const v of STALE_VARIANTS) {
       const got = injected(runNestedFault(withStale(c.scenario, v), ctx.profile), ctx.strictArch);

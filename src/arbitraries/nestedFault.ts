@@ -29,6 +29,8 @@ export interface NestedFaultChoice {
   ioDf: boolean;
   ioSize: 1 | 2 | 4;
   ioIntercepted: boolean;
+  /** VMX only: L1 enables PML (with EPT A/D) and its log has room, or is already full. */
+  pml: 'none' | 'room' | 'full';
 }
 
 export interface NestedFaultCase {
@@ -41,7 +43,7 @@ export interface NestedFaultCase {
 
 export const DEFAULT_NESTED_FAULT_CHOICE: NestedFaultChoice = {
   flavour: 'svm', format: 'long4', access: 'read', cpl: 0, performer: 'emulator', staleKind: 'io', stale: [0n, 0n, 0n], offset: 0, nptPae: false,
-  io: 'none', ioRep: 1, ioDf: false, ioSize: 1, ioIntercepted: false,
+  io: 'none', ioRep: 1, ioDf: false, ioSize: 1, ioIntercepted: false, pml: 'none',
 };
 
 const GVA = 0x400000n;
@@ -84,7 +86,11 @@ function build(c: NestedFaultChoice): Built {
     },
     tdp: kind === 'npt'
       ? { kind: 'npt', ncr3: tdp.root, levels: nptPae ? 3 : 4, nx: true, gmet: false, maxphyaddr: MAXPHYADDR }
-      : { kind: 'ept', eptp: tdp.root | (3n << 3n) | 6n, execonly: true, mbec: false, advanced_exit_info: true, maxphyaddr: MAXPHYADDR },
+      : {
+        kind: 'ept', eptp: tdp.root | (3n << 3n) | 6n | (c.pml !== 'none' ? 1n << 6n : 0n), execonly: true, mbec: false, advanced_exit_info: true, maxphyaddr: MAXPHYADDR,
+        // PML_ADDRESS in L1 RAM; guest_pml_index 511 (empty log) or 512 (full: the next dirty bit fails the walk).
+        pml: c.pml === 'none' ? null : { index: c.pml === 'full' ? 512 : 511, address: 0x180000n },
+      },
     access: { gva: GVA + BigInt(c.offset & 0xff8), write: c.access === 'write', fetch: c.access === 'fetch', implicit: false },
     performer: c.performer,
     stale_svm: c.staleKind === 'npf'
@@ -184,6 +190,7 @@ export function nestedFaultCase(constraints: { flavour?: 'svm' | 'vmx'; maxMutat
     ioDf: fc.boolean(),
     ioSize: fc.constantFrom(1 as const, 2 as const, 4 as const),
     ioIntercepted: fc.boolean(),
+    pml: fc.constantFrom('none' as const, 'room' as const, 'full' as const),
   });
   return fc
     .tuple(choice, fc.array(fc.tuple(fc.constantFrom(...ids), fc.nat({ max: 7 })), { maxLength: constraints.maxMutations ?? 3 }))

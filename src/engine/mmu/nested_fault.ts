@@ -113,7 +113,7 @@ function hwErrorCode(flavour: 'svm' | 'vmx', svm: SvmExitInfo | null, vmx: VmxEx
 function inject(res: NestedFaultResult, s: NestedFaultScenario, p: Profile, fault: X86Exception, from_hardware: boolean, svm: SvmExitInfo, vmx: VmxExitInfo): void {
   res.outcome = 'nested-exit';
   if (s.flavour === 'svm') res.injected_svm = nested_svm_inject_npf_exit(res.trace, p, svm, fault, from_hardware);
-  else res.injected_vmx = nested_ept_inject_page_fault(res.trace, p, vmx, fault, from_hardware, s.tdp.kind === 'ept' && s.tdp.advanced_exit_info);
+  else res.injected_vmx = nested_ept_inject_page_fault(res.trace, p, vmx, fault, from_hardware, s.tdp.kind === 'ept' && s.tdp.advanced_exit_info, fault.pml_full === true);
 }
 
 /**

@@ -8,7 +8,7 @@ import { ADDR51_12, MASK64, walkCore, type WalkFormat, type WalkLevel } from './
 import type { WalkCtx } from './walker.ts';
 import { ACC_USER, update_permission_bitmask } from './permission.ts';
 import { EPT_VIOLATION } from '../../arch/vmx/eptp.ts';
-import { PFERR, PFERR_GUEST_FAULT_STAGE_MASK, readPhys64, type NestedTdp, type PhysMem, type X86Exception } from './types.ts';
+import { PFERR, PFERR_GUEST_FAULT_STAGE_MASK, readPhys64, writePhys64, type NestedTdp, type PhysMem, type X86Exception } from './types.ts';
 
 /** EPT-violation exit-qualification bits (SDM Table 29-7; KVM EPT_VIOLATION_*) as u64 masks, from the arch table. */
 export const EPT_QUAL: { readonly [K in keyof typeof EPT_VIOLATION]: bigint } = Object.fromEntries(
@@ -85,6 +85,7 @@ export function translate_nested_gpa(ctx: WalkCtx, tdp: NestedTdp, gpa: bigint, 
       // EPT A/D only when EPTP bit 6 enables them (role.ad_disabled otherwise).
       ad: (tdp.eptp & (1n << 6n)) !== 0n, mbec: tdp.mbec, execonly: tdp.execonly,
       perm: { ...role, rflags: 0n, pkru: 0 }, fetch_in_pfec: true, nested: true,
+      ...(tdp.pml ? { write_log_dirty: nested_vmx_write_pml_buffer(mem, tdp.pml) } : {}),
     };
   }
 
@@ -106,9 +107,25 @@ export function translate_nested_gpa(ctx: WalkCtx, tdp: NestedTdp, gpa: bigint, 
   if (!has(p, 'mmu-x86-exception-u64')) ec &= 0xffffn;
   const fault: X86Exception = {
     vector: 14, error_code_valid: true, error_code: ec, nested_page_fault: true, address: addr, exit_qualification: qual,
+    ...(r.pml_full ? { pml_full: true } : {}),
   };
   t.emit('walk_fault', { walk: tdp.kind, address: addr, error_code: ec, exit_qualification: qual });
   return { ok: false, fault, levels: r.levels };
+}
+
+/**
+ * nested_vmx_write_pml_buffer: with L1's PML on, the GPA goes to pml_address + 8 * guest_pml_index and
+ * the index counts down; an index of 512 or more means the log is full (the caller then injects a
+ * PML-full exit). The buffer write goes to L1 memory; the index lives in this walk's copy.
+ */
+function nested_vmx_write_pml_buffer(mem: PhysMem, pml: { index: number; address: bigint }): (gpa: bigint) => boolean {
+  let index = pml.index;
+  return (gpa) => {
+    if (index >= 512 || index < 0) return true;
+    writePhys64(mem, pml.address + 8n * BigInt(index), gpa & ~0xfffn);
+    index--;
+    return false;
+  };
 }
 
 /**

@@ -40,6 +40,8 @@ export interface X86Exception {
   address: bigint;
   /** EPT walks only: the exit qualification the walker built (bits 0–8). */
   exit_qualification: bigint;
+  /** The walk failed because L1's PML buffer was full (KVM keeps this in vmx->nested.pml_full). */
+  pml_full?: boolean;
 }
 
 /** The walked guest's (L2's) paging state, as KVM's cpu_role sees it. */
@@ -86,6 +88,11 @@ export type NestedTdp =
       /** ADVANCED_VMEXIT_INFO advertised to L1 (qualification bits 9–11 reported). */
       advanced_exit_info: boolean;
       maxphyaddr: number;
+      /**
+       * vmcs12 ENABLE_PML (needs EPT A/D): guest_pml_index and pml_address. Setting an EPT dirty bit
+       * logs the GPA; index ≥ 512 means the buffer is full (nested_vmx_write_pml_buffer).
+       */
+      pml?: { index: number; address: bigint } | null;
     };
 
 /** L1 physical memory: 8-byte little-endian words keyed by 8-aligned GPA ("0x1000"), inside [0, ram_top). */

@@ -56,6 +56,8 @@ export interface WalkFormat {
   fetch_in_pfec: boolean;
   /** The walk of L1's TDP (check ids 'nested-*') rather than L2's own tables ('walk-*'). */
   nested: boolean;
+  /** EPT with nested PML: log a GPA whose dirty bit is about to be set; true = the log is full (fail). */
+  write_log_dirty?: (gpa: bigint) => boolean;
 }
 
 export type Xlate = (gpa: bigint, access: bigint, leaf_pte_access: number) => { ok: true; gpa: bigint } | { ok: false; fault: X86Exception };
@@ -63,7 +65,7 @@ export type Xlate = (gpa: bigint, access: bigint, leaf_pte_access: number) => { 
 export type CoreResult =
   | { kind: 'ok'; gpa: bigint; real_gpa: bigint; pte_access: number; levels: WalkLevel[] }
   /** The walker's own error: `errcode` before the access bits are ORed in; `raw` = AND of raw entry bits. */
-  | { kind: 'fault'; errcode: bigint; raw: bigint; levels: WalkLevel[] }
+  | { kind: 'fault'; errcode: bigint; raw: bigint; levels: WalkLevel[]; pml_full?: boolean }
   | { kind: 'nested'; fault: X86Exception; stage: 'nested-page' | 'nested-final'; levels: WalkLevel[] };
 
 /** rsvd_bits(lo, hi): bits hi..lo set (empty if lo > hi). */
@@ -279,6 +281,12 @@ export function walkCore(t: Trace, mem: PhysMem, f: WalkFormat, addrIn: bigint, 
     // protect_clean_gpte: a read through a clean leaf must not hand out W, so the first write
     // comes back through the walker and sets D.
     if (!write && (pte & D) === 0n) pte_access &= ~ACC_WRITE;
+    // FNAME(update_accessed_dirty_bits): before an EPT dirty bit is set, nested PML logs the GPA
+    // (nested_ops->write_log_dirty); a full log fails the walk (and sets nested.pml_full).
+    if (write && (pte & D) === 0n && f.write_log_dirty && f.write_log_dirty(addrIn & ~0xfffn)) {
+      t.emit('nested_pml_full', { gpa: addrIn & ~0xfffn });
+      return { kind: 'fault', errcode: 0n, raw, levels, pml_full: true };
+    }
     // update_accessed_dirty_bits: A on every level, D on the leaf for a write, written back at the
     // entry's real (L1) GPA.
     for (let i = 0; i < ptes.length; i++) {
