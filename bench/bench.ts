@@ -1,4 +1,4 @@
-// npm run bench [-- --json] [-- --quick]: throughput and detection figures for issue #3.
+// npm run bench [-- --json] [-- --quick]: throughput and detection figures (issues #3, #4, #5).
 //  - engine VMRUN emulations/s (valid base; generated mix), VMLAUNCH emulations/s (likewise, nested VMX)
 //  - walker: walk_addr_generic walks/s (4-level L2 walk through a 4-level EPT, every table page and the
 //    final GPA nested-translated), runNestedFault cases/s on the generated nestedFaultCase mix
@@ -7,8 +7,8 @@
 //  - baselines on the same bug profiles: uniform-random VMCB page, AFL-style byte havoc on the valid
 //    page; each baseline's median detection time as a ratio to nestfuzz's (budget when not found).
 //    For VMX bug profiles the "page" is vmcs12's fields packed in encoding order (each at its width).
-//    Nested-paging (arch 'mmu') bug profiles have no page to randomize: their baselines are reported
-//    as not applicable.
+//    For nested-paging (arch 'mmu') bug profiles the baselines randomize the page tables instead:
+//    every table word of the complete default mapping uniform random, or havoc on 1–8 of them.
 
 import fc from 'fast-check';
 import seedrandom from 'seedrandom';
@@ -145,7 +145,7 @@ interface Detection {
   needsOutsideVmcb12: string[];
   /**
    * Median baseline detection time; equal to the budget when it found nothing (ratio is then a lower
-   * bound); Infinity when out of reach, and for nested-paging (mmu) profiles, which have no page.
+   * bound); Infinity when out of reach (a VMCB/vmcs12 page cannot express the counterexample).
    */
   baselineRandomMs: number;
   baselineHavocMs: number;
@@ -203,7 +203,7 @@ function detect(p: NestfuzzProperty, profile: Profile, seed: number): { ms: numb
   const found = first as AnyCase | null;
   if (!found) return null;
   const shrunk = revertToBase(found, (c) => !p.predicate(c, ctx).ok).case;
-  // A nested-paging case has no page baseline: what it needs is its own shrunk difference.
+  // A nested-paging case: its baselines randomize the page tables, so only its own shrunk difference matters.
   if (found.scenario.arch === 'mmu') return { ms, runs, diffs: caseDifferences(shrunk).length, paths: caseDifferences(shrunk).map((x) => x.path.join('.')) };
   // Judged against the baselines' own starting point (default L1, VMRUN, empty L2 program): what
   // besides vmcb12 the counterexample needs.
@@ -269,6 +269,37 @@ const havocPage: PageGen = (rng, arch) => {
   return b;
 };
 
+/**
+ * The nested-paging baselines: the complete two-dimensional mapping of a default-choice case (the
+ * property's flavour, a random performer and access), with every page-table word L1 memory holds
+ * replaced by a uniform random u64 ('uniform') or AFL-style havoc on 1–8 of those words ('havoc').
+ */
+function mmuBaseline(p: NestfuzzProperty, profile: Profile, seed: number, mode: 'uniform' | 'havoc', budgetMs: number): number {
+  const ctx = ctxFor(p, profile);
+  const rng = seedrandom(`mmu-baseline-${seed}`);
+  const u64 = (): bigint => (BigInt(rng.int32() >>> 0) << 32n) | BigInt(rng.int32() >>> 0);
+  const t0 = performance.now();
+  while (performance.now() - t0 < budgetMs) {
+    for (let i = 0; i < 20; i++) {
+      const flavour = rng() < 0.5 ? 'svm' as const : 'vmx' as const;
+      const access = (['read', 'write', 'fetch'] as const)[Math.floor(rng() * 3)];
+      const c = buildNestedFaultCase({ ...DEFAULT_NESTED_FAULT_CHOICE, flavour, access, performer: rng() < 0.5 ? 'emulator' : 'hardware', stale: [u64(), u64(), u64()] }, []);
+      const words = c.scenario.mem.words;
+      const keys = Object.keys(words);
+      if (mode === 'uniform') for (const k of keys) words[k] = u64();
+      else {
+        for (let n = 1 + Math.floor(rng() * 8); n > 0; n--) {
+          const k = keys[Math.floor(rng() * keys.length)];
+          const w = words[k] ?? 0n;
+          words[k] = rng() < 0.5 ? w ^ (1n << BigInt(Math.floor(rng() * 64))) : u64();
+        }
+      }
+      if (!p.predicate(c, ctx).ok) return performance.now() - t0;
+    }
+  }
+  return budgetMs;
+}
+
 const detections: Detection[] = [];
 /** Bug profiles whose catching property is not registered (yet): listed, not measured. */
 const unmeasured: Array<{ profile: string; arch: string; caughtBy: string[] }> = [];
@@ -297,8 +328,10 @@ for (const profile of bugProfiles()) {
   const budget = Math.min(quick ? BASELINE_BUDGET_MS : 30_000, Math.max(BASELINE_BUDGET_MS, 100 * medianMs));
   const seeds = SEEDS.slice(0, quick ? 1 : 3);
   const pageArch = arch === 'mmu' ? null : arch;
-  const rnd = outside.length || !pageArch ? Infinity : median(seeds.map((s) => baseline(p, profile, pageArch, s, uniformPage, budget)));
-  const hav = outside.length || !pageArch ? Infinity : median(seeds.map((s) => baseline(p, profile, pageArch, s, havocPage, budget)));
+  const rnd = !pageArch ? median(seeds.map((s) => mmuBaseline(p, profile, s, 'uniform', budget)))
+    : outside.length ? Infinity : median(seeds.map((s) => baseline(p, profile, pageArch, s, uniformPage, budget)));
+  const hav = !pageArch ? median(seeds.map((s) => mmuBaseline(p, profile, s, 'havoc', budget)))
+    : outside.length ? Infinity : median(seeds.map((s) => baseline(p, profile, pageArch, s, havocPage, budget)));
   detections.push({
     profile: profile.name, arch, property: p.id, found: found.length, medianMs,
     medianRuns: found.length ? median(found.map((r) => r.runs)) : NaN,
@@ -335,7 +368,7 @@ if (json) {
   console.log(`  ${'profile'.padEnd(32)} ${'arch'.padEnd(4)} ${'property'.padEnd(28)} found  med ms  med runs  shrunk    random ms (×)     havoc ms (×)`);
   for (const d of detections) {
     // A baseline that found nothing within its budget counts as the budget: its ratio is a lower bound.
-    const b = (ms: number, ratio: number) => (d.arch === 'mmu' ? 'n/a (no page)' : !Number.isFinite(ms) ? 'unreachable' : ms >= d.baselineBudgetMs ? `none (≥${f(ratio)}×)` : `${f(ms)} (${f(ratio)}×)`);
+    const b = (ms: number, ratio: number) => (!Number.isFinite(ms) ? 'unreachable' : ms >= d.baselineBudgetMs ? `none (≥${f(ratio)}×)` : `${f(ms)} (${f(ratio)}×)`);
     console.log(`  ${d.profile.padEnd(32)} ${d.arch.padEnd(4)} ${d.property.padEnd(28)} ${`${d.found}/5`.padEnd(6)} ${f(d.medianMs).padStart(6)}  ${f(d.medianRuns).padStart(8)}  ${f(d.medianShrunkDiffs).padStart(6)}  ${b(d.baselineRandomMs, d.randomRatio).padStart(16)} ${b(d.baselineHavocMs, d.havocRatio).padStart(16)}`);
   }
   for (const u of unmeasured) console.log(`  ${u.profile.padEnd(32)} ${u.arch.padEnd(4)} not measured: no registered ${u.arch} property among caughtBy (${u.caughtBy.join(', ') || 'none'})`);
