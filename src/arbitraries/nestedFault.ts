@@ -31,6 +31,8 @@ export interface NestedFaultChoice {
   ioIntercepted: boolean;
   /** VMX only: L1 enables PML (with EPT A/D) and its log has room, or is already full. */
   pml: 'none' | 'room' | 'full';
+  /** L2's mapping of the GVA: a 4K page, or a large page (2M, or 4M with 32-bit PSE; 1G in long mode). */
+  page: '4k' | 'large' | '1g';
 }
 
 export interface NestedFaultCase {
@@ -43,15 +45,34 @@ export interface NestedFaultCase {
 
 export const DEFAULT_NESTED_FAULT_CHOICE: NestedFaultChoice = {
   flavour: 'svm', format: 'long4', access: 'read', cpl: 0, performer: 'emulator', staleKind: 'io', stale: [0n, 0n, 0n], offset: 0, nptPae: false,
-  io: 'none', ioRep: 1, ioDf: false, ioSize: 1, ioIntercepted: false, pml: 'none',
+  io: 'none', ioRep: 1, ioDf: false, ioSize: 1, ioIntercepted: false, pml: 'none', page: '4k',
 };
 
 const GVA = 0x400000n;
 const DATA_GPA = 0x300000n;
-const RAM_TOP = 0x20000000n;
+/** L2 GPA of a large page's region (1G-aligned, above every table page). */
+const LARGE_GPA = 0x40000000n;
+const RAM_TOP = 0x80000000n;
 const MAXPHYADDR = 46;
 
+/** The level of L2's leaf: 1 (4K), 2 (2M PDE, or 4M PDE with 32-bit PSE), 3 (1G PDPTE, long mode only). */
+function leafLevelOf(c: NestedFaultChoice): number {
+  // A choice stored before `page` existed reads as a 4K page.
+  if (c.page !== 'large' && c.page !== '1g') return 1;
+  if (c.page === '1g' && (c.format === 'long4' || c.format === 'long5')) return 3;
+  return 2;
+}
+
+function pageBytes(format: NestedFaultChoice['format'], leafLevel: number): bigint {
+  if (leafLevel === 1) return 0x1000n;
+  if (leafLevel === 3) return 0x40000000n;
+  return format === '32' ? 0x400000n : 0x200000n;
+}
+
 interface Built {
+  /** The L2 GPA page the access touches (its TDP leaf is what the final-stage holes edit). */
+  dataGpa: bigint;
+  leafLevel: number;
   s: NestedFaultScenario;
   tdp: TdpBuilder;
   guest: GuestTableBuilder;
@@ -63,10 +84,16 @@ function build(c: NestedFaultChoice): Built {
   const nptPae = kind === 'npt' && c.nptPae;
   const tdp = new TdpBuilder(mem, kind, nptPae ? 3 : 4);
   const guest = new GuestTableBuilder(mem, c.format);
-  const leaf = GUEST_FLAGS.P | GUEST_FLAGS.RW | GUEST_FLAGS.US | GUEST_FLAGS.A | GUEST_FLAGS.D;
-  guest.map(GVA, DATA_GPA, leaf);
+  const leafLevel = leafLevelOf(c);
+  const leaf = GUEST_FLAGS.P | GUEST_FLAGS.RW | GUEST_FLAGS.US | GUEST_FLAGS.A | GUEST_FLAGS.D | (leafLevel > 1 ? GUEST_FLAGS.PS : 0n);
+  // A large page maps the aligned region around GVA onto LARGE_GPA (1G-aligned, clear of every table
+  // page); the page the access touches inside it is what L1's TDP must map.
+  const size = pageBytes(c.format, leafLevel);
+  const regionGpa = leafLevel === 1 ? DATA_GPA : LARGE_GPA;
+  guest.map(GVA & ~(size - 1n), regionGpa, leaf, leafLevel);
+  const dataGpa = leafLevel === 1 ? DATA_GPA : regionGpa + ((GVA & (size - 1n)) & ~0xfffn);
   for (const t of guest.tables) tdp.back(t);
-  tdp.back(DATA_GPA);
+  tdp.back(dataGpa);
   const long = c.format === 'long4' || c.format === 'long5';
   const s: NestedFaultScenario = {
     arch: 'mmu',
@@ -87,9 +114,9 @@ function build(c: NestedFaultChoice): Built {
     tdp: kind === 'npt'
       ? { kind: 'npt', ncr3: tdp.root, levels: nptPae ? 3 : 4, nx: true, gmet: false, maxphyaddr: MAXPHYADDR }
       : {
-        kind: 'ept', eptp: tdp.root | (3n << 3n) | 6n | (c.pml !== 'none' ? 1n << 6n : 0n), execonly: true, mbec: false, advanced_exit_info: true, maxphyaddr: MAXPHYADDR,
+        kind: 'ept', eptp: tdp.root | (3n << 3n) | 6n | (c.pml === 'room' || c.pml === 'full' ? 1n << 6n : 0n), execonly: true, mbec: false, advanced_exit_info: true, maxphyaddr: MAXPHYADDR,
         // PML_ADDRESS in L1 RAM; guest_pml_index 511 (empty log) or 512 (full: the next dirty bit fails the walk).
-        pml: c.pml === 'none' ? null : { index: c.pml === 'full' ? 512 : 511, address: 0x180000n },
+        pml: c.pml === 'room' || c.pml === 'full' ? { index: c.pml === 'full' ? 512 : 511, address: 0x180000n } : null,
       },
     access: { gva: GVA + BigInt(c.offset & 0xff8), write: c.access === 'write', fetch: c.access === 'fetch', implicit: false },
     performer: c.performer,
@@ -99,11 +126,12 @@ function build(c: NestedFaultChoice): Built {
     stale_vmx: c.staleKind === 'npf'
       ? { reason: 48, qual: c.stale[0] & 0xfffn, gpa: c.stale[1], gla: c.stale[2] }
       : { reason: 30, qual: c.stale[0], gpa: c.stale[1], gla: c.stale[2] },
-    io: c.io === 'none' ? null : {
+    // Choices stored before these fields existed read as 'none'.
+    io: c.io !== 'ins' && c.io !== 'outs' ? null : {
       kind: c.io, port: 0x1f0, size: c.ioSize, rep: c.ioRep, df: c.ioDf, l1_intercepts: c.ioIntercepted, insn_len: 2, rip: 0x1000n,
     },
   };
-  return { s, tdp, guest };
+  return { s, tdp, guest, dataGpa, leafLevel };
 }
 
 /** One hole per rule it exercises; `k` picks the table page or variant. */
@@ -117,8 +145,10 @@ const nk = (k: number): number => (Number.isFinite(k) ? Math.abs(Math.trunc(k)) 
 const unmap = (b: Built, gpa: bigint): void => { b.s.mem.words['0x' + b.tdp.leafSlot(gpa).toString(16)] = 0n; };
 const tdpLeaf = (b: Built, gpa: bigint, npt: bigint, ept: bigint): void => b.tdp.map(gpa, gpa + L2_BACKING_OFFSET, b.s.tdp.kind === 'ept' ? ept : npt);
 const guestLeaf = (b: Built, flags: bigint): void => {
-  const { gpa, width } = b.guest.leafSlot(GVA);
-  writeWidth(b.s.mem, gpa + L2_BACKING_OFFSET, (DATA_GPA & (width === 4 ? 0xfffff000n : 0x000ffffffffff000n)) | flags, width);
+  const { gpa, width } = b.guest.leafSlot(GVA, b.leafLevel);
+  const region = b.leafLevel === 1 ? DATA_GPA : LARGE_GPA;
+  const ps = b.leafLevel > 1 && (flags & G.P) !== 0n ? G.PS : 0n;
+  writeWidth(b.s.mem, gpa + L2_BACKING_OFFSET, (region & (width === 4 ? 0xfffff000n : 0x000ffffffffff000n)) | flags | ps, width);
 };
 const pickTable = (b: Built, k: number): bigint => b.guest.tables[nk(k) % b.guest.tables.length];
 const E = EPT_FLAGS;
@@ -127,17 +157,17 @@ const G = GUEST_FLAGS;
 export const NESTED_FAULT_MUTATIONS: readonly NestedFaultMutation[] = [
   { id: 'tdp-table-missing', rule: 'nested translation of an L2 paging-structure GPA fails: not present (GUEST_PAGE)', apply: (b, k) => unmap(b, pickTable(b, k)) },
   { id: 'tdp-table-readonly', rule: 'L2 paging-structure accesses are checked as writes against L1\'s TDP (A/D): a read-only table page faults (GUEST_PAGE)', apply: (b, k) => tdpLeaf(b, pickTable(b, k), G.P | G.US, E.R | E.X | E.MT_WB) },
-  { id: 'tdp-final-missing', rule: 'nested translation of the final GPA fails: not present (GUEST_FINAL)', apply: (b) => unmap(b, DATA_GPA) },
-  { id: 'tdp-final-readonly', rule: 'a write through a read-only final TDP entry faults (GUEST_FINAL)', apply: (b) => tdpLeaf(b, DATA_GPA, G.P | G.US, E.R | E.X | E.MT_WB) },
-  { id: 'tdp-final-noexec', rule: 'a fetch through a non-executable final TDP entry faults', apply: (b) => tdpLeaf(b, DATA_GPA, G.P | G.RW | G.US | G.NX, E.R | E.W | E.MT_WB) },
-  { id: 'tdp-final-exec-only', rule: 'EPT execute-only final entry: reads and writes fault (SDM §29.3.3.2; KVM tracks read permission)', apply: (b) => tdpLeaf(b, DATA_GPA, G.P | G.US, E.X | E.MT_WB) },
-  { id: 'tdp-final-rsvd', rule: 'a reserved bit in the final TDP entry: EPT misconfig / #NPF with RSVD', apply: (b) => tdpLeaf(b, DATA_GPA, G.P | G.RW | G.US | (1n << 51n), E.R | E.W | E.X | (2n << 3n)) },
+  { id: 'tdp-final-missing', rule: 'nested translation of the final GPA fails: not present (GUEST_FINAL)', apply: (b) => unmap(b, b.dataGpa) },
+  { id: 'tdp-final-readonly', rule: 'a write through a read-only final TDP entry faults (GUEST_FINAL)', apply: (b) => tdpLeaf(b, b.dataGpa, G.P | G.US, E.R | E.X | E.MT_WB) },
+  { id: 'tdp-final-noexec', rule: 'a fetch through a non-executable final TDP entry faults', apply: (b) => tdpLeaf(b, b.dataGpa, G.P | G.RW | G.US | G.NX, E.R | E.W | E.MT_WB) },
+  { id: 'tdp-final-exec-only', rule: 'EPT execute-only final entry: reads and writes fault (SDM §29.3.3.2; KVM tracks read permission)', apply: (b) => tdpLeaf(b, b.dataGpa, G.P | G.US, E.X | E.MT_WB) },
+  { id: 'tdp-final-rsvd', rule: 'a reserved bit in the final TDP entry: EPT misconfig / #NPF with RSVD', apply: (b) => tdpLeaf(b, b.dataGpa, G.P | G.RW | G.US | (1n << 51n), E.R | E.W | E.X | (2n << 3n)) },
   {
     id: 'ncr3-low-bits',
     rule: 'a legacy-PAE L1\'s nCR3 with bits 4:3 set: the nested PDPT is still at nCR3[31:5] (APM §15.25.3; CVE-2024-50115 read it at offset_in_page(nCR3))',
     apply: (b, k) => { if (b.s.tdp.kind === 'npt' && b.s.tdp.levels === 3) b.s.tdp = { ...b.s.tdp, ncr3: b.s.tdp.ncr3 | BigInt(8 * (1 + (nk(k) % 3))) }; },
   },
-  { id: 'tdp-final-write-only', rule: 'EPT entry writable but not readable: an EPT misconfiguration (SDM §29.3.3.1); NPT: RW without P is not present', apply: (b) => tdpLeaf(b, DATA_GPA, G.RW | G.US, E.W | E.MT_WB) },
+  { id: 'tdp-final-write-only', rule: 'EPT entry writable but not readable: an EPT misconfiguration (SDM §29.3.3.1); NPT: RW without P is not present', apply: (b) => tdpLeaf(b, b.dataGpa, G.RW | G.US, E.W | E.MT_WB) },
   {
     id: 'guest-leaf-rsvd',
     rule: 'a reserved bit (above MAXPHYADDR) in L2\'s leaf entry: an L2 #PF with RSVD (SDM §4.7)',
@@ -191,6 +221,7 @@ export function nestedFaultCase(constraints: { flavour?: 'svm' | 'vmx'; maxMutat
     ioSize: fc.constantFrom(1 as const, 2 as const, 4 as const),
     ioIntercepted: fc.boolean(),
     pml: fc.constantFrom('none' as const, 'room' as const, 'full' as const),
+    page: fc.constantFrom('4k' as const, 'large' as const, '1g' as const),
   });
   return fc
     .tuple(choice, fc.array(fc.tuple(fc.constantFrom(...ids), fc.nat({ max: 7 })), { maxLength: constraints.maxMutations ?? 3 }))

@@ -93,13 +93,16 @@ export class GuestTableBuilder {
   pdptrs(): bigint[] {
     return [0n, 1n, 2n, 3n].map((i) => read64(this.mem, this.root + L2_BACKING_OFFSET + i * 8n));
   }
-  /** The L2 GPA of the leaf entry for `va` (allocating tables), and its width in bytes. */
-  leafSlot(va: bigint): { gpa: bigint; width: 4 | 8 } {
+  /**
+   * The L2 GPA of the leaf entry for `va` (allocating tables), and its width in bytes. `leafLevel` 2
+   * or 3 stops early for a large page (2M/4M PDE, 1G PDPTE).
+   */
+  leafSlot(va: bigint, leafLevel = 1): { gpa: bigint; width: 4 | 8 } {
     const is32 = this.format === '32';
     const bits = is32 ? 10 : 9;
     const width: 4 | 8 = is32 ? 4 : 8;
     let table = this.root;
-    for (let level = this.levels(); level > 1; level--) {
+    for (let level = this.levels(); level > leafLevel; level--) {
       const shift = BigInt(12 + bits * (level - 1));
       const idx = this.format === 'pae' && level === 3 ? (va >> 30n) & 3n : (va >> shift) & BigInt((1 << bits) - 1);
       const slot = table + idx * BigInt(width);
@@ -113,11 +116,11 @@ export class GuestTableBuilder {
       }
       table = e & (is32 ? 0xfffff000n : ADDR);
     }
-    const idx = (va >> 12n) & BigInt((1 << bits) - 1);
+    const idx = (va >> BigInt(12 + bits * (leafLevel - 1))) & BigInt((1 << bits) - 1);
     return { gpa: table + idx * BigInt(width), width };
   }
-  map(va: bigint, gpa: bigint, flags: bigint = GUEST_FLAGS.P | GUEST_FLAGS.RW | GUEST_FLAGS.US | GUEST_FLAGS.A | GUEST_FLAGS.D): void {
-    const { gpa: slot, width } = this.leafSlot(va);
+  map(va: bigint, gpa: bigint, flags: bigint = GUEST_FLAGS.P | GUEST_FLAGS.RW | GUEST_FLAGS.US | GUEST_FLAGS.A | GUEST_FLAGS.D, leafLevel = 1): void {
+    const { gpa: slot, width } = this.leafSlot(va, leafLevel);
     writeWidth(this.mem, slot + L2_BACKING_OFFSET, (gpa & (width === 4 ? 0xfffff000n : ADDR)) | flags, width);
   }
 }
