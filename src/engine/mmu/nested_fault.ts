@@ -10,7 +10,7 @@ import { has, profileDropped, type Profile } from '../profiles.ts';
 import { stringAddresses, svmIoioExitInfo, vmxIoExitInfo, type StringIo } from '../emulate/string_io.ts';
 import { Trace } from '../trace.ts';
 import { nested_ept_inject_page_fault, nested_svm_inject_npf_exit, type EptInjection, type SvmExitInfo, type VmxExitInfo } from './inject.ts';
-import { PFERR, PFERR_GUEST_FAULT_STAGE_MASK, type GuestPaging, type NestedTdp, type PhysMem, type X86Exception } from './types.ts';
+import { PFERR, type GuestPaging, type NestedTdp, type PhysMem, type X86Exception } from './types.ts';
 import { translate_nested_gpa, walk_addr_generic, type WalkResult } from './walker.ts';
 
 export interface MmuAccess {
@@ -195,8 +195,8 @@ export function runNestedFault(scenario: NestedFaultScenario, p: Profile): Neste
   // L0's MMU (FNAME(page_fault) on the nested TDP) walks the GPA the CPU reported, with the CPU's error code.
   const gpa = hwSvm ? hwSvm.exit_info_2 : (hwVmx?.gpa ?? 0n);
   const ec = hwErrorCode(scenario.flavour, hwSvm, hwVmx) & ~PFERR.RSVD;
-  const leafUser = 0;
-  const n = translate_nested_gpa(ctx, scenario.tdp, gpa, (ec & ~PFERR_GUEST_FAULT_STAGE_MASK) | (ec & PFERR_GUEST_FAULT_STAGE_MASK), leafUser);
+  // L0 walks only the reported GPA: it does not know L2's leaf, so no ACC bits feed the nested walk.
+  const n = translate_nested_gpa(ctx, scenario.tdp, gpa, ec, 0);
   res.walk = n.ok ? { ok: true, gpa, real_gpa: n.gpa, pte_access: 0, levels: n.levels } : { ok: false, fault: n.fault, levels: n.levels, stage: cpu.stage };
   if (n.ok) {
     // The mapping is fine by the time L0 looks (nothing to reflect): KVM retries the access.
