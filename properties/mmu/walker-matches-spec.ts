@@ -5,6 +5,7 @@
 // (_spec/deviations.ts) and reported only under --strict-arch.
 
 import { nestedFaultCase } from '../../src/arbitraries/nestedFault.ts';
+import { accessBits } from '../../src/engine/mmu/nested_fault.ts';
 import { PFERR, type PhysMem } from '../../src/engine/mmu/types.ts';
 import { walk_addr_generic, type WalkResult } from '../../src/engine/mmu/walker.ts';
 import { Trace } from '../../src/engine/trace.ts';
@@ -136,11 +137,7 @@ export const property: NestfuzzProperty<NestedFaultCase> = {
   predicate(c, ctx): Verdict {
     const s = c.scenario;
     const mem: PhysMem = { words: { ...s.mem.words }, ram_top: s.mem.ram_top };
-    let access = 0n;
-    if (s.access.write) access |= PFERR.WRITE;
-    if (s.access.fetch) access |= PFERR.FETCH;
-    if (s.guest.cpl === 3 && !s.access.implicit) access |= PFERR.USER;
-    if (s.access.implicit) access |= PFERR.IMPLICIT_ACCESS;
+    const access = accessBits(s.guest, s.access);
     const t = new Trace();
     const kvm = walk_addr_generic({ t, p: ctx.profile, mem }, s.guest, s.tdp, s.access.gva, access);
     const arch = specWalk(s.mem, s.guest, s.tdp, s.access.gva, { write: s.access.write, fetch: s.access.fetch, user: s.guest.cpl === 3 && !s.access.implicit, implicit: s.access.implicit });

@@ -38,6 +38,21 @@ describe('nested-fault invariants', () => {
     expect(v.ok).toBe(false);
   });
 
+  it('hardware-emulation-parity fails (unlisted) when a synthesized fault takes stale GVA bits (ept-gva-bits-stale)', () => {
+    const r = fc.check(fc.property(parity.arbitrary(), (c) => parity.predicate(c, { profile: getProfile('ept-gva-bits-stale') as Profile, strictArch: false }).ok), { numRuns: 20000, seed: 5 });
+    expect(r.failed).toBe(true);
+    const v = parity.predicate(r.counterexample![0], { profile: getProfile('ept-gva-bits-stale') as Profile, strictArch: false });
+    expect(v.ok ? null : v.code).toBe('parity');
+  });
+
+  it('mmu-no-warn fails when no fault stage reaches the #NPF injector (walker-no-fault-stage)', () => {
+    const c = buildNestedFaultCase({ ...DEFAULT_NESTED_FAULT_CHOICE }, [['tdp-table-missing', 0]]);
+    const warn = PROPERTY_LIST.find((p) => p.id === 'mmu-no-warn')!;
+    expect(warn.predicate(c, { profile: kvm, strictArch: false }).ok).toBe(true);
+    const v = warn.predicate(c, { profile: getProfile('walker-no-fault-stage') as Profile, strictArch: false });
+    expect(v.ok ? null : v.code).toBe('warn');
+  });
+
   it('hardware-emulation-parity: the page-aligned GPA of a synthesized fault is listed, reported under --strict-arch', () => {
     const c = buildNestedFaultCase({ ...DEFAULT_NESTED_FAULT_CHOICE, offset: 0x128 }, [['tdp-final-missing', 0]]);
     expect(parity.predicate(c, { profile: kvm, strictArch: false }).ok).toBe(true);

@@ -28,6 +28,13 @@ export interface Deviation {
 
 export const SDM_DEVIATIONS: readonly Deviation[] = [
   {
+    id: 'wrmsr-debugctl-freeze-in-smm', rule: 'msr-load-wrmsr-gp (IA32_DEBUGCTL)', kind: 'deviation',
+    sdm: '§27.4 / WRMSR: an MSR-load entry may set any DEBUGCTL bit the processor implements, FREEZE_WHILE_SMM (bit 14) included',
+    kvm: 'WRMSR(IA32_DEBUGCTL) with bit 14 fails (KVM keeps the host\'s FREEZE_IN_SMM while the guest runs), so such an entry is exit 34; only vmcs12\'s guest DEBUGCTL field has a quirk allowing it',
+    reason: 'the bit is the host\'s to own while a guest runs (6b1dd26544d0); the quirk exists for backwards compatibility of the vmcs12 check only',
+    source: 'vmx.c vmx_is_valid_debugctl; 0f70db0758be KVM_X86_QUIRK_VMCS12_FREEZE_IN_SMM_CC ("consistency with the constraints on WRMSR(IA32_DEBUGCTL)")',
+  },
+  {
     id: 'unbackable-apic-pages', rule: 'kvm: get-vmcs12-pages-apic-access-unmappable, hw-ctl-virtual-apic-page', kind: 'deviation',
     sdm: '§27.2.1.1: the APIC-access and virtual-APIC addresses need only be 4K-aligned and within MAXPHYADDR; whether memory backs them is not a VM-entry check',
     kvm: 'an APIC-access page L1 cannot back is KVM_EXIT_INTERNAL_ERROR to userspace; a virtual-APIC page L1 cannot back (without CR8 load+store exiting) becomes INVALID_GPA in vmcs02, so the CPU fails the entry: a late VMfailValid(7)',

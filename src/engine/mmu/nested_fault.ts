@@ -59,7 +59,8 @@ export interface NestedFaultResult {
   emulated: bigint[];
 }
 
-function accessBits(g: GuestPaging, a: MmuAccess): bigint {
+/** The access as PFERR bits: W, FETCH, USER at CPL 3 (unless implicit), IMPLICIT_ACCESS. */
+export function accessBits(g: GuestPaging, a: MmuAccess): bigint {
   let b = 0n;
   if (a.write) b |= PFERR.WRITE;
   if (a.fetch) b |= PFERR.FETCH;

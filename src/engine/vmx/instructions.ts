@@ -19,6 +19,7 @@ import { isReadOnlyField } from '../../arch/vmx/encoding.ts';
 import { fieldByEncoding, VMCS } from '../../arch/vmx/fields.ts';
 import { VMCS12_REVISION, vmcs12Get, vmcs12Set, zeroVmcs12 } from '../../arch/vmx/vmcs12.ts';
 import { has, type Profile } from '../profiles.ts';
+import { page_address_valid as x86_page_address_valid } from '../x86.ts';
 import { cc, type Trace } from '../trace.ts';
 import { cloneVmcsRegion, FEAT_CTL, INVALID_GPA, type VmcsRegion, type VmxVcpu } from './vcpu.ts';
 
@@ -72,7 +73,6 @@ const DB_VECTOR = 1;
 const DR6_BS = 1n << 14n;
 const DR_TRAP_BITS = 0xfn;
 const DR6_ACTIVE_LOW = 0xffff0ff0n;
-const PAGE_MASK = 0xfffn;
 const DEFAULT_INSN_LEN = 3;
 
 /** is_64_bit_mode: EFER.LMA and CS.L. */
@@ -144,10 +144,10 @@ export function get_vmcs12(ctx: VmxInsnCtx): VmcsRegion {
   return vmx.cached_vmcs12;
 }
 
-/** page_address_valid: 4 KiB aligned and no bit at or above MAXPHYADDR. */
+/** page_address_valid (x86.ts) with the vCPU's MAXPHYADDR, clamped so a malformed vCPU cannot throw. */
 function page_address_valid(v: VmxVcpu, gpa: bigint): boolean {
   const m = typeof v.maxphyaddr === 'number' && Number.isInteger(v.maxphyaddr) ? Math.min(Math.max(v.maxphyaddr, 0), 64) : 0;
-  return (gpa & PAGE_MASK) === 0n && gpa >> BigInt(m) === 0n;
+  return x86_page_address_valid(gpa, m);
 }
 
 /** The u32 at offset 0 of the page at gpa (all zeros when L1 never wrote a region there). */

@@ -3,12 +3,12 @@
 // rule KVM's kvm_set_msr_common / vmx_set_msr applies; an MSR outside the table is unknown to KVM,
 // which fails the access (#GP for a WRMSR; for a list entry, the load fails at that index).
 
-import { is_canonical } from './nested/checks_host.ts';
+import { is_canonical, perf_global_ctrl_valid } from './nested/checks_host.ts';
 import type { VmxL1 } from './scenario.ts';
 import { kvm_pat_valid, kvm_valid_efer } from '../x86.ts';
 import type { GuestCpuid } from '../svm/scenario.ts';
 import { EFER } from '../../arch/svm/defs.ts';
-import { BNDCFGS_RSVD } from './nested/checks_guest.ts';
+import { BNDCFGS_RSVD, debugctl_valid } from './nested/checks_guest.ts';
 
 export const MSR = {
   TSC: 0x10,
@@ -54,12 +54,6 @@ function virtBits(env: MsrEnv): number {
   return env.cpuid.la57 ? 57 : 48;
 }
 
-function perfGlobalCtrlValid(env: MsrEnv, data: bigint): boolean {
-  const gp = Math.max(0, Math.min(32, env.pmu_gp_counters | 0));
-  const fixed = Math.max(0, Math.min(32, env.pmu_fixed_counters | 0));
-  const allowed = ((1n << BigInt(gp)) - 1n) | (((1n << BigInt(fixed)) - 1n) << 32n);
-  return (data & ~allowed) === 0n;
-}
 
 /**
  * kvm_emulate_msr_write (host_initiated = false): true when the write is accepted and done. The rules
@@ -91,8 +85,9 @@ export function kvm_emulate_msr_write(l1: VmxL1, env: MsrEnv, index: number, val
       else l1.sysenter_eip = data;
       return true;
     case MSR.DEBUGCTL:
-      // vmx_set_msr: only LBR, BTF and FREEZE_LBRS_ON_PMI-class bits the vCPU supports; model LBR|BTF|bit 14.
-      if ((data & ~((1n << 0n) | (1n << 1n) | (1n << 14n))) !== 0n) return false;
+      // vmx_set_msr → vmx_is_valid_debugctl: the guest may not set FREEZE_IN_SMM by WRMSR (KVM
+      // preserves the host's bit instead); only the vmcs12 check has a quirk for it (0f70db0758be).
+      if (!debugctl_valid(data, false)) return false;
       l1.debugctl = data;
       return true;
     case MSR.BNDCFGS:
@@ -101,7 +96,7 @@ export function kvm_emulate_msr_write(l1: VmxL1, env: MsrEnv, index: number, val
       l1.bndcfgs = data;
       return true;
     case MSR.PERF_GLOBAL_CTRL:
-      if (!perfGlobalCtrlValid(env, data)) return false;
+      if (!perf_global_ctrl_valid(env.pmu_gp_counters, env.pmu_fixed_counters, data)) return false;
       l1.perf_global_ctrl = data;
       return true;
     case MSR.LSTAR:

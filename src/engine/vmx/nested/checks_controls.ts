@@ -35,7 +35,7 @@ function nested_cpu_has(v: Vmcs12, bit: number): boolean {
 }
 
 /** nested_cpu_has2: "secondary controls are treated as 0 when ACTIVATE_SECONDARY is clear" (SDM §25.6.2). */
-function nested_cpu_has2(v: Vmcs12, bit: number): boolean {
+export function nested_cpu_has2(v: Vmcs12, bit: number): boolean {
   return nested_cpu_has(v, CPU_BASED.ACTIVATE_SECONDARY_CONTROLS) && (u32(v.secondary_vm_exec_control) & bit) !== 0;
 }
 

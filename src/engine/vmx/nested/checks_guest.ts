@@ -5,12 +5,13 @@
 // in older editions) unless stated otherwise. What KVM leaves to the CPU is HARDWARE_GUEST_STATE_RULES.
 
 import { CR0, CR4, EFER } from '../../../arch/svm/defs.ts';
-import { CPU_BASED, SECONDARY, VM_ENTRY } from '../../../arch/vmx/controls.ts';
+import { SECONDARY, VM_ENTRY } from '../../../arch/vmx/controls.ts';
 import { ENTRY_FAIL } from '../../../arch/vmx/errors.ts';
 import { fixedBitsValid } from '../../../arch/vmx/caps.ts';
 import { VMCS12_REVISION, type Vmcs12 } from '../../../arch/vmx/vmcs12.ts';
 import { has } from '../../profiles.ts';
 import { cc } from '../../trace.ts';
+import { nested_cpu_has2 } from './checks_controls.ts';
 import { __kvm_is_valid_cr4, kvm_dr7_valid, kvm_pat_valid, kvm_valid_efer, page_address_valid } from '../../x86.ts';
 import type { VmxCheckCtx } from '../ctx.ts';
 import {
@@ -44,11 +45,6 @@ export const BNDCFGS_RSVD = 0xffcn;
 const U64_MAX = 0xffffffffffffffffn;
 const PAGE_MASK = ~0xfffn & U64_MAX;
 
-/** nested_cpu_has2: secondary controls count only when ACTIVATE_SECONDARY_CONTROLS is set. */
-function nested_cpu_has2(v: Vmcs12, bit: number): boolean {
-  if ((v.cpu_based_vm_exec_control & CPU_BASED.ACTIVATE_SECONDARY_CONTROLS) === 0) return false;
-  return (v.secondary_vm_exec_control & bit) !== 0;
-}
 
 /**
  * nested_guest_cr0_valid: CR0 against (FIXED0, FIXED1), with PE and PG dropped from FIXED0 when L1
@@ -71,8 +67,13 @@ function nested_guest_cr0_valid(ctx: VmxCheckCtx, v: Vmcs12, cr0: bigint): boole
  * RTM or an LBR-capable vPMU, so those DEBUGCTL bits are modelled as unsupported.
  */
 function vmx_is_valid_debugctl(ctx: VmxCheckCtx, data: bigint): boolean {
+  return debugctl_valid(data, ctx.guest.quirk_allow_freeze_in_smm);
+}
+
+/** The DEBUGCTL bits the vCPU supports (also what WRMSR and an MSR-load entry may set). */
+export function debugctl_valid(data: bigint, quirk_allow_freeze_in_smm: boolean): boolean {
   let allowed = DEBUGCTL.LBR | DEBUGCTL.BTF;
-  if (ctx.guest.quirk_allow_freeze_in_smm) allowed |= DEBUGCTL.FREEZE_IN_SMM;
+  if (quirk_allow_freeze_in_smm) allowed |= DEBUGCTL.FREEZE_IN_SMM;
   return (BigInt.asUintN(64, data) & ~allowed) === 0n;
 }
 

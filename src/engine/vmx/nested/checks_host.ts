@@ -44,8 +44,13 @@ export function is_noncanonical_msr_address(ctx: VmxCheckCtx, va: bigint): boole
  * every other bit is reserved.
  */
 export function kvm_valid_perf_global_ctrl(ctx: VmxCheckCtx, data: bigint): boolean {
-  const gp = Math.max(0, Math.min(32, ctx.guest.pmu_gp_counters | 0));
-  const fixed = Math.max(0, Math.min(32, ctx.guest.pmu_fixed_counters | 0));
+  return perf_global_ctrl_valid(ctx.guest.pmu_gp_counters, ctx.guest.pmu_fixed_counters, data);
+}
+
+/** The same rule for a vPMU with `gp` general-purpose and `fixed` fixed counters (also WRMSR's). */
+export function perf_global_ctrl_valid(gp_counters: number, fixed_counters: number, data: bigint): boolean {
+  const gp = Math.max(0, Math.min(32, gp_counters | 0));
+  const fixed = Math.max(0, Math.min(32, fixed_counters | 0));
   const allowed = ((1n << BigInt(gp)) - 1n) | (((1n << BigInt(fixed)) - 1n) << 32n);
   return (BigInt.asUintN(64, data) & ~allowed) === 0n;
 }

@@ -10,7 +10,8 @@ import { checkCtx, type VmxMachine } from '../machine.ts';
 import { nested_vmx_check_guest_state, type ReadLinkHeader } from './checks_guest.ts';
 import { load_vmcs12_host_state } from './host_state.ts';
 import { nested_vmx_load_msr } from './msr_list.ts';
-import { build_vmcs02, nested_cpu_has2, nested_vmx_calc_efer, prepare_vmcs02 } from './vmcs02.ts';
+import { nested_cpu_has2 } from './checks_controls.ts';
+import { build_vmcs02, nested_vmx_calc_efer, prepare_vmcs02 } from './vmcs02.ts';
 
 export type EnterResult =
   | { kind: 'success'; l2_efer: bigint }

@@ -9,6 +9,7 @@ import { guestSegment, type GuestSegName } from '../../../arch/vmx/guest_segment
 import type { Vmcs12 } from '../../../arch/vmx/vmcs12.ts';
 import { has } from '../../profiles.ts';
 import { cc } from '../../trace.ts';
+import { nested_cpu_has2 } from './checks_controls.ts';
 import { kvm_vcpu_is_legal_cr3 } from '../../x86.ts';
 import type { VmxMachine } from '../machine.ts';
 import type { Vmcs02State } from '../result.ts';
@@ -17,9 +18,6 @@ import { INVALID_GPA } from '../vcpu.ts';
 
 const U64 = 0xffffffffffffffffn;
 
-export function nested_cpu_has2(v: Vmcs12, bit: number): boolean {
-  return (v.cpu_based_vm_exec_control & CPU_BASED.ACTIVATE_SECONDARY_CONTROLS) !== 0 && (v.secondary_vm_exec_control & bit) !== 0;
-}
 
 /** is_unrestricted_guest() while L2 runs: L0's module parameter and vmcs12's control. */
 export function l2_unrestricted(l0: VmxL0, v: Vmcs12): boolean {
