@@ -1,14 +1,16 @@
 // npm run bench [-- --json] [-- --quick]: throughput and detection figures (issues #3, #4, #5).
 //  - engine VMRUN emulations/s (valid base; generated mix), VMLAUNCH emulations/s (likewise, nested VMX)
 //  - walker: walk_addr_generic walks/s (4-level L2 walk through a 4-level EPT, every table page and the
-//    final GPA nested-translated), runNestedFault cases/s on the generated nestedFaultCase mix
+//    final GPA nested-translated), runNestedFault cases/s on the generated nestedFaultCase mix, and on
+//    L2 instruction streams alone
 //  - property runs/s (generation + engine + predicate), per property on kvm-next
 //  - per bug profile, over 5 seeds: median time and runs to first detection, shrunk size
 //  - baselines on the same bug profiles: uniform-random VMCB page, AFL-style byte havoc on the valid
 //    page; each baseline's median detection time as a ratio to nestfuzz's (budget when not found).
 //    For VMX bug profiles the "page" is vmcs12's fields packed in encoding order (each at its width).
 //    For nested-paging (arch 'mmu') bug profiles the baselines randomize the page tables instead:
-//    every table word of the complete default mapping uniform random, or havoc on 1–8 of them.
+//    every table word of the complete default mapping uniform random, or havoc on 1–8 of them (half
+//    of those cases with a random L2 instruction stream, and a random cached shadow-EPT root).
 
 import fc from 'fast-check';
 import seedrandom from 'seedrandom';
@@ -17,6 +19,7 @@ import { buildCase, svmCase } from '../src/arbitraries/scenario.ts';
 import { buildVmxCase, vmxCase } from '../src/arbitraries/vmxScenario.ts';
 import { DEFAULT_NESTED_FAULT_CHOICE, buildNestedFaultCase, nestedFaultCase } from '../src/arbitraries/nestedFault.ts';
 import { runNestedFault } from '../src/engine/mmu/nested_fault.ts';
+import { l2ProgramChoice } from '../src/arbitraries/l2program.ts';
 import { PFERR } from '../src/engine/mmu/types.ts';
 import { walk_addr_generic } from '../src/engine/mmu/walker.ts';
 import { Trace } from '../src/engine/trace.ts';
@@ -94,6 +97,12 @@ const walksPerS = rate(() => {
 }, 2000);
 const nestedFaultMix = (() => {
   const mix = fc.sample(nestedFaultCase(), { numRuns: 5000, seed: 42 }).map((c) => c.scenario);
+  let mi = 0;
+  return rate(() => runNestedFault(mix[mi++ % mix.length], kvmNext), 2000);
+})();
+// L2 instruction streams only (1–4 instructions, routing, MMIO emulation, string I/O).
+const streamMix = (() => {
+  const mix = fc.sample(nestedFaultCase({ programs: 'only' }), { numRuns: 5000, seed: 43 }).map((c) => c.scenario);
   let mi = 0;
   return rate(() => runNestedFault(mix[mi++ % mix.length], kvmNext), 2000);
 })();
@@ -283,7 +292,10 @@ function mmuBaseline(p: NestfuzzProperty, profile: Profile, seed: number, mode: 
     for (let i = 0; i < 20; i++) {
       const flavour = rng() < 0.5 ? 'svm' as const : 'vmx' as const;
       const access = (['read', 'write', 'fetch'] as const)[Math.floor(rng() * 3)];
-      const c = buildNestedFaultCase({ ...DEFAULT_NESTED_FAULT_CHOICE, flavour, access, performer: rng() < 0.5 ? 'emulator' : 'hardware', stale: [u64(), u64(), u64()] }, []);
+      // Half the cases run an L2 instruction stream drawn at random (properties about routing need one).
+      const program = rng() < 0.5 ? fc.sample(l2ProgramChoice(), { numRuns: 1, seed: rng.int32() })[0] : null;
+      const c = buildNestedFaultCase({ ...DEFAULT_NESTED_FAULT_CHOICE, flavour, access, performer: rng() < 0.5 ? 'emulator' : 'hardware', stale: [u64(), u64(), u64()], program,
+        prevRoot: (['none', 'same', 'same-invalid', 'other'] as const)[Math.floor(rng() * 4)] }, []);
       const words = c.scenario.mem.words;
       const keys = Object.keys(words);
       if (mode === 'uniform') for (const k of keys) words[k] = u64();
@@ -347,7 +359,7 @@ const report = {
     vmrun_per_s_valid: Math.round(engineValid), vmrun_per_s_mix: Math.round(engineMix),
     vmlaunch_per_s_valid: Math.round(vmlaunchValid), vmlaunch_per_s_mix: Math.round(vmlaunchMix),
   },
-  walker: { walks_per_s_4level_over_ept4: Math.round(walksPerS), nested_fault_per_s_mix: Math.round(nestedFaultMix) },
+  walker: { walks_per_s_4level_over_ept4: Math.round(walksPerS), nested_fault_per_s_mix: Math.round(nestedFaultMix), l2_streams_per_s: Math.round(streamMix) },
   check_reach: { cases: reachCount, checks: checkReach },
   properties: { runs_per_s: Object.fromEntries(Object.entries(propertyRates).map(([k, v]) => [k, Math.round(v)])), median_runs_per_s: Math.round(propertyMedian) },
   detection: { seeds: SEEDS.length, budget_ms: DETECT_BUDGET_MS, baseline_min_budget_ms: BASELINE_BUDGET_MS, profiles: detections.map((d) => ({ ...d, baselineRandomMs: Number.isFinite(d.baselineRandomMs) ? d.baselineRandomMs : null, baselineHavocMs: Number.isFinite(d.baselineHavocMs) ? d.baselineHavocMs : null, randomRatio: Number.isFinite(d.randomRatio) ? d.randomRatio : null, havocRatio: Number.isFinite(d.havocRatio) ? d.havocRatio : null })), unmeasured },
@@ -359,7 +371,7 @@ if (json) {
   const f = (x: number) => (Number.isFinite(x) ? (x >= 100 ? Math.round(x).toString() : x.toFixed(1)) : '-');
   console.log(`engine: ${report.engine.vmrun_per_s_valid} VMRUN/s (valid base), ${report.engine.vmrun_per_s_mix} VMRUN/s (generated mix)`);
   console.log(`engine: ${report.engine.vmlaunch_per_s_valid} VMLAUNCH/s (valid base), ${report.engine.vmlaunch_per_s_mix} VMLAUNCH/s (generated vmxCase mix)`);
-  console.log(`walker: ${report.walker.walks_per_s_4level_over_ept4} walks/s (walk_addr_generic, 4-level L2 walk through a 4-level EPT), ${report.walker.nested_fault_per_s_mix} runNestedFault/s (generated nestedFaultCase mix)`);
+  console.log(`walker: ${report.walker.walks_per_s_4level_over_ept4} walks/s (walk_addr_generic, 4-level L2 walk through a 4-level EPT), ${report.walker.nested_fault_per_s_mix} runNestedFault/s (generated nestedFaultCase mix), ${report.walker.l2_streams_per_s} L2 instruction streams/s`);
   console.log(`check reach over ${report.check_reach.cases} generated cases (kvm-next): % of runs evaluating / failing each check`);
   for (const [id, r] of Object.entries(report.check_reach.checks)) console.log(`  ${id.padEnd(38)} ${r.evaluated_pct.toFixed(2).padStart(6)}%  ${r.failed_pct.toFixed(2).padStart(6)}%`);
   console.log(`properties (kvm-next, runs/s): median ${report.properties.median_runs_per_s}`);

@@ -10,6 +10,8 @@ import { property as setNestedStateConsistent } from './svm/set-nested-state-con
 import { property as vmcb02Sanitized } from './svm/vmcb02-sanitized.ts';
 import { property as vmrunFailureClean } from './svm/vmrun-failure-clean.ts';
 import { property as vmrunVerdictMatchesApm } from './svm/vmrun-verdict-matches-apm.ts';
+import { property as l2VmmcallRouting } from './svm/l2-vmmcall-routing.ts';
+import { property as nestedCacheSynced } from './svm/nested-cache-synced.ts';
 import { property as vmxVmlaunchOutcomeOrder } from './vmx/vmlaunch-outcome-order.ts';
 import { property as vmxVmfailNoSideEffects } from './vmx/vmfail-no-side-effects.ts';
 import { property as vmxFailedEntryExitExact } from './vmx/failed-entry-exit-exact.ts';
@@ -24,11 +26,13 @@ import { property as npfFaultStageExact } from './svm/npf-fault-stage-exact.ts';
 import { property as npfAddressFromWalker } from './svm/npf-address-from-walker.ts';
 import { property as eptQualNeverStale } from './vmx/ept-qual-never-stale.ts';
 import { property as eptGvaBits } from './vmx/ept-gva-bits.ts';
+import { property as eptPrevRootsSynced } from './vmx/ept-prev-roots-synced.ts';
 import { property as errorCode64bit } from './mmu/error-code-64bit.ts';
 import { property as hardwareEmulationParity } from './mmu/hardware-emulation-parity.ts';
 import { property as mmuNoWarn } from './mmu/mmu-no-warn.ts';
 import { property as walkerMatchesSpec } from './mmu/walker-matches-spec.ts';
 import { property as interceptedNeverEmulated } from './mmu/intercepted-never-emulated.ts';
+import { property as l2ExitRouting } from './mmu/l2-exit-routing.ts';
 
 export const PROPERTY_LIST: NestfuzzProperty[] = [
   vmrunFailureClean,
@@ -41,6 +45,8 @@ export const PROPERTY_LIST: NestfuzzProperty[] = [
   profileEquivalence,
   noWarn,
   setNestedStateConsistent,
+  l2VmmcallRouting,
+  nestedCacheSynced,
   // nested VMX
   vmxVmlaunchOutcomeOrder,
   vmxVmlaunchVerdictMatchesSdm,
@@ -57,10 +63,12 @@ export const PROPERTY_LIST: NestfuzzProperty[] = [
   npfFaultStageExact,
   npfAddressFromWalker,
   eptGvaBits,
+  eptPrevRootsSynced,
   errorCode64bit,
   hardwareEmulationParity,
   walkerMatchesSpec,
   interceptedNeverEmulated,
+  l2ExitRouting,
   mmuNoWarn,
 ];
 

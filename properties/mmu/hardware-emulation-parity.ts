@@ -43,7 +43,7 @@ export const property: NestfuzzProperty<NestedFaultCase> = {
   area: 'mmu',
   title: 'a faulting L2 access injects the same exit into L1 whether the CPU or L0\'s emulator performed it',
   rationale: 'SDM vol. 3C §29.3.3.2, APM §15.25.6 (what the CPU reports); KVM FNAME(page_fault) (from_hardware = true) vs the emulator\'s gva_to_gpa walk (from_hardware = false), fe0b872d7500',
-  arbitrary: () => nestedFaultCase(),
+  arbitrary: () => nestedFaultCase({ programs: 'never' }),
   predicate(c, ctx): Verdict {
     const hw = runNestedFault({ ...c.scenario, performer: 'hardware' }, ctx.profile);
     const emu = runNestedFault({ ...c.scenario, performer: 'emulator' }, ctx.profile);

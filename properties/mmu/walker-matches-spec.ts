@@ -133,7 +133,7 @@ export const property: NestfuzzProperty<NestedFaultCase> = {
   area: 'mmu',
   title: 'KVM\'s nested two-dimensional walk equals the APM/SDM page-walk predicate, up to listed deviations',
   rationale: 'SDM vol. 3A §4.3–4.7, vol. 3C §29.3; APM vol. 2 §5, §15.25; KVM paging_tmpl.h walk_addr_generic, translate_nested_gpa (spec vmx-mmu.md §4); the separate declarative oracle in properties/mmu/_spec/',
-  arbitrary: () => nestedFaultCase(),
+  arbitrary: () => nestedFaultCase({ programs: 'never' }),
   predicate(c, ctx): Verdict {
     const s = c.scenario;
     const mem: PhysMem = { words: { ...s.mem.words }, ram_top: s.mem.ram_top };

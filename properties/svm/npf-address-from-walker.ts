@@ -14,12 +14,12 @@ export const property: NestfuzzProperty<NestedFaultCase> = {
   rationale: 'APM vol. 2 §15.25.6 (EXITINFO2); KVM nested_svm_inject_npf_exit with from_hardware = false (fe0b872d7500, 297c2fe249db)',
   arbitrary: () => nestedFaultCase({ flavour: 'svm' }),
   predicate(c, ctx): Verdict {
-    if (c.scenario.performer !== 'emulator') return HOLDS;
     const r = runNestedFault(c.scenario, ctx.profile);
-    if (!r.injected_svm || r.walk.ok) return HOLDS;
+    if (!r.injected_svm || r.injected_from_hardware !== false || r.walk.ok) return HOLDS;
+    const stale = r.exit02_at_injection?.svm;
     const want = r.walk.fault.address;
     if (r.injected_svm.exit_info_2 !== want) {
-      return fail('npf-stale-address', `exit_info_2 ${hex(r.injected_svm.exit_info_2)}, but the nested walk failed on ${hex(want)} (vmcb02 held exit_code ${hex(c.scenario.stale_svm.exit_code)}, exit_info_2 ${hex(c.scenario.stale_svm.exit_info_2)})`,
+      return fail('npf-stale-address', `exit_info_2 ${hex(r.injected_svm.exit_info_2)}, but the nested walk failed on ${hex(want)} (vmcb02 held exit_code ${hex(stale?.exit_code ?? 0n)}, exit_info_2 ${hex(stale?.exit_info_2 ?? 0n)})`,
         { exit_info_2: r.injected_svm.exit_info_2, walker: want });
     }
     return HOLDS;

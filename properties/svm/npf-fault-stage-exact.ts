@@ -22,8 +22,8 @@ export const property: NestfuzzProperty<NestedFaultCase> = {
     const bits = r.injected_svm.exit_info_1 & PFERR_GUEST_FAULT_STAGE_MASK;
     if (stage === null) return fail('npf-without-nested-fault', `an #NPF was injected (exit_info_1 ${hex(r.injected_svm.exit_info_1)}) but no nested translation failed`);
     if (bits !== stageBit(stage)) {
-      return fail('npf-wrong-stage', `the ${stage === 'page' ? 'paging-structure' : 'final'} translation failed (${c.scenario.performer}), but exit_info_1 ${hex(r.injected_svm.exit_info_1)} has stage bits ${hex(bits)}`,
-        { performer: c.scenario.performer, stage, exit_info_1: r.injected_svm.exit_info_1 });
+      return fail('npf-wrong-stage', `the ${stage === 'page' ? 'paging-structure' : 'final'} translation failed (${r.injected_from_hardware ? 'hardware #NPF' : 'synthesized'}), but exit_info_1 ${hex(r.injected_svm.exit_info_1)} has stage bits ${hex(bits)}`,
+        { from_hardware: r.injected_from_hardware, stage, exit_info_1: r.injected_svm.exit_info_1 });
     }
     return HOLDS;
   },

@@ -20,16 +20,14 @@ export const property: NestfuzzProperty<NestedFaultCase> = {
   rationale: 'SDM vol. 3C §29.3.3.2 (EPT-violation exit qualification); KVM walk_addr_generic and nested_ept_inject_page_fault (96b067b59ad9); spec vmx-mmu.md §3.2, §6 #1 and #21',
   arbitrary: () => nestedFaultCase({ flavour: 'vmx' }),
   predicate(c, ctx): Verdict {
-    if (c.scenario.performer !== 'emulator') return HOLDS;
     const r = runNestedFault(c.scenario, ctx.profile);
     const inj = r.injected_vmx;
-    if (!inj || inj.reason !== 48 || r.walk.ok) return HOLDS;
+    if (!inj || inj.reason !== 48 || r.injected_from_hardware !== false || r.walk.ok) return HOLDS;
     const q = inj.qual;
     const bit = (b: number): boolean => (q & BigInt(b)) !== 0n;
     const page = r.walk.stage === 'nested-page';
-    // An emulated INS stores to ES:RDI and OUTS loads from DS:RSI; otherwise the scenario's access.
-    const io = c.scenario.io;
-    const a = io ? { write: io.kind === 'ins', fetch: false } : c.scenario.access;
+    // The access whose walk failed (an emulated INS stores to ES:RDI, OUTS loads from DS:RSI, …).
+    const a = r.fault_access ?? { write: false, fetch: false };
     const wantAccess = page ? Q.ACC_READ | Q.ACC_WRITE : a.write ? Q.ACC_WRITE : a.fetch ? Q.ACC_INSTR : Q.ACC_READ;
     const problems: string[] = [];
     if (!bit(Q.GVA_IS_VALID)) problems.push('GVA_IS_VALID clear');

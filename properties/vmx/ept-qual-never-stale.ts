@@ -21,9 +21,8 @@ export const property: NestfuzzProperty<NestedFaultCase> = {
   rationale: 'SDM vol. 3C §29.3.3.2 / APM §15.25.6: the exit information describes this fault; KVM nested_ept_inject_page_fault and nested_svm_inject_npf_exit with from_hardware = false (96b067b59ad9, fe0b872d7500, 297c2fe249db)',
   arbitrary: () => nestedFaultCase(),
   predicate(c, ctx): Verdict {
-    if (c.scenario.performer !== 'emulator') return HOLDS;
     const base = runNestedFault(c.scenario, ctx.profile);
-    if (!base.injected_svm && !base.injected_vmx) return HOLDS;
+    if ((!base.injected_svm && !base.injected_vmx) || base.injected_from_hardware !== false) return HOLDS;
     // A PML-full exit from the emulator reads bit 12 of the unrelated exit: a listed finding (known.ts).
     if (base.injected_vmx?.reason === 62 && !ctx.strictArch) return HOLDS;
     const want = injected(base, ctx.strictArch);

@@ -1,15 +1,15 @@
-// nestedFaultCase(): an L2 access whose two-dimensional translation is complete by construction
-// (L2's tables map the GVA, L1's NPT/EPT maps every L2 table page and the data page), then 0–3
-// holes punched into either layer: a missing, read-only, non-executable, execute-only or
-// misconfigured TDP entry for a table page or the final page, or a missing / read-only / supervisor /
-// NX guest entry. The access is performed by the CPU or by L0's emulator; the emulator runs with
-// arbitrary stale exit information in vmcb02 / vmcs02. Shrinking heads back to the complete mapping.
+// nestedFaultCase(): a two-dimensional mapping complete by construction (paging.ts), then 0–3 holes
+// punched into either layer, and what runs on it: one L2 access performed by the CPU or by L0's
+// emulator (which runs with arbitrary stale exit information in vmcb02 / vmcs02), one INS/OUTS, or
+// an L2 instruction stream (l2program.ts) whose own exits to L0 leave the stale information. VMX
+// cases may carry a cached shadow-EPT root. Shrinking heads back to the complete mapping, the
+// single access and fewer instructions.
 
 import fc from 'fast-check';
 import { CR0, CR4, EFER } from '../arch/svm/defs.ts';
 import type { NestedFaultScenario } from '../engine/mmu/nested_fault.ts';
-import type { PhysMem } from '../engine/mmu/types.ts';
-import { EPT_FLAGS, GUEST_FLAGS, GuestTableBuilder, L2_BACKING_OFFSET, TdpBuilder, writeWidth } from './_internals/builders/pageTables.ts';
+import { buildL2Program, l2ProgramChoice, type L2ProgramChoice } from './l2program.ts';
+import { buildPaging, GVA, MAXPHYADDR, PAGING_HOLES, type Built } from './paging.ts';
 
 export interface NestedFaultChoice {
   flavour: 'svm' | 'vmx';
@@ -33,6 +33,14 @@ export interface NestedFaultChoice {
   pml: 'none' | 'room' | 'full';
   /** L2's mapping of the GVA: a 4K page, or a large page (2M, or 4M with 32-bit PSE; 1G in long mode). */
   page: '4k' | 'large' | '1g';
+  /** An L2 instruction stream run instead of the single access (absent in choices stored before streams). */
+  program?: L2ProgramChoice | null;
+  /**
+   * VMX: a shadow-EPT root L0 cached earlier for the same EPT tables with A/D toggled in the EPTP
+   * ('same'), the same but invalidated ('same-invalid'), or for other tables ('other'); it holds
+   * translations for every page the scenario maps. Absent in older choices: none.
+   */
+  prevRoot?: 'none' | 'same' | 'same-invalid' | 'other';
 }
 
 export interface NestedFaultCase {
@@ -48,52 +56,11 @@ export const DEFAULT_NESTED_FAULT_CHOICE: NestedFaultChoice = {
   io: 'none', ioRep: 1, ioDf: false, ioSize: 1, ioIntercepted: false, pml: 'none', page: '4k',
 };
 
-const GVA = 0x400000n;
-const DATA_GPA = 0x300000n;
-/** L2 GPA of a large page's region (1G-aligned, above every table page). */
-const LARGE_GPA = 0x40000000n;
-const RAM_TOP = 0x80000000n;
-const MAXPHYADDR = 46;
-
-/** The level of L2's leaf: 1 (4K), 2 (2M PDE, or 4M PDE with 32-bit PSE), 3 (1G PDPTE, long mode only). */
-function leafLevelOf(c: NestedFaultChoice): number {
-  // A choice stored before `page` existed reads as a 4K page.
-  if (c.page !== 'large' && c.page !== '1g') return 1;
-  if (c.page === '1g' && (c.format === 'long4' || c.format === 'long5')) return 3;
-  return 2;
-}
-
-function pageBytes(format: NestedFaultChoice['format'], leafLevel: number): bigint {
-  if (leafLevel === 1) return 0x1000n;
-  if (leafLevel === 3) return 0x40000000n;
-  return format === '32' ? 0x400000n : 0x200000n;
-}
-
-interface Built {
-  /** The L2 GPA page the access touches (its TDP leaf is what the final-stage holes edit). */
-  dataGpa: bigint;
-  leafLevel: number;
-  s: NestedFaultScenario;
-  tdp: TdpBuilder;
-  guest: GuestTableBuilder;
-}
-
 function build(c: NestedFaultChoice): Built {
-  const mem: PhysMem = { words: {}, ram_top: RAM_TOP };
+  const layout = buildPaging(c, !!c.program);
+  const { mem, tdp, guest, dataGpa, nextGpa, mmioGpa } = layout;
   const kind = c.flavour === 'svm' ? 'npt' : 'ept';
   const nptPae = kind === 'npt' && c.nptPae;
-  const tdp = new TdpBuilder(mem, kind, nptPae ? 3 : 4);
-  const guest = new GuestTableBuilder(mem, c.format);
-  const leafLevel = leafLevelOf(c);
-  const leaf = GUEST_FLAGS.P | GUEST_FLAGS.RW | GUEST_FLAGS.US | GUEST_FLAGS.A | GUEST_FLAGS.D | (leafLevel > 1 ? GUEST_FLAGS.PS : 0n);
-  // A large page maps the aligned region around GVA onto LARGE_GPA (1G-aligned, clear of every table
-  // page); the page the access touches inside it is what L1's TDP must map.
-  const size = pageBytes(c.format, leafLevel);
-  const regionGpa = leafLevel === 1 ? DATA_GPA : LARGE_GPA;
-  guest.map(GVA & ~(size - 1n), regionGpa, leaf, leafLevel);
-  const dataGpa = leafLevel === 1 ? DATA_GPA : regionGpa + ((GVA & (size - 1n)) & ~0xfffn);
-  for (const t of guest.tables) tdp.back(t);
-  tdp.back(dataGpa);
   const long = c.format === 'long4' || c.format === 'long5';
   const s: NestedFaultScenario = {
     arch: 'mmu',
@@ -130,59 +97,17 @@ function build(c: NestedFaultChoice): Built {
     io: c.io !== 'ins' && c.io !== 'outs' ? null : {
       kind: c.io, port: 0x1f0, size: c.ioSize, rep: c.ioRep, df: c.ioDf, l1_intercepts: c.ioIntercepted, insn_len: 2, rip: 0x1000n,
     },
+    ...(c.program ? { program: buildL2Program(c.program) } : {}),
   };
-  return { s, tdp, guest, dataGpa, leafLevel };
+  if (kind === 'ept' && s.tdp.kind === 'ept' && c.prevRoot && c.prevRoot !== 'none') {
+    const mapped = [...guest.tables, dataGpa, ...(c.program ? [nextGpa, mmioGpa] : [])];
+    const eptp = c.prevRoot === 'other' ? 0x1ff01en : s.tdp.eptp ^ (1n << 6n);
+    s.prev_roots = [{ eptp, valid: c.prevRoot !== 'same-invalid', mapped }];
+  }
+  return { ...layout, s };
 }
 
-/** One hole per rule it exercises; `k` picks the table page or variant. */
-export interface NestedFaultMutation {
-  id: string;
-  rule: string;
-  apply(b: Built, k: number): void;
-}
-
-const nk = (k: number): number => (Number.isFinite(k) ? Math.abs(Math.trunc(k)) : 0);
-const unmap = (b: Built, gpa: bigint): void => { b.s.mem.words['0x' + b.tdp.leafSlot(gpa).toString(16)] = 0n; };
-const tdpLeaf = (b: Built, gpa: bigint, npt: bigint, ept: bigint): void => b.tdp.map(gpa, gpa + L2_BACKING_OFFSET, b.s.tdp.kind === 'ept' ? ept : npt);
-const guestLeaf = (b: Built, flags: bigint): void => {
-  const { gpa, width } = b.guest.leafSlot(GVA, b.leafLevel);
-  const region = b.leafLevel === 1 ? DATA_GPA : LARGE_GPA;
-  const ps = b.leafLevel > 1 && (flags & G.P) !== 0n ? G.PS : 0n;
-  writeWidth(b.s.mem, gpa + L2_BACKING_OFFSET, (region & (width === 4 ? 0xfffff000n : 0x000ffffffffff000n)) | flags | ps, width);
-};
-const pickTable = (b: Built, k: number): bigint => b.guest.tables[nk(k) % b.guest.tables.length];
-const E = EPT_FLAGS;
-const G = GUEST_FLAGS;
-
-export const NESTED_FAULT_MUTATIONS: readonly NestedFaultMutation[] = [
-  { id: 'tdp-table-missing', rule: 'nested translation of an L2 paging-structure GPA fails: not present (GUEST_PAGE)', apply: (b, k) => unmap(b, pickTable(b, k)) },
-  { id: 'tdp-table-readonly', rule: 'L2 paging-structure accesses are checked as writes against L1\'s TDP (A/D): a read-only table page faults (GUEST_PAGE)', apply: (b, k) => tdpLeaf(b, pickTable(b, k), G.P | G.US, E.R | E.X | E.MT_WB) },
-  { id: 'tdp-final-missing', rule: 'nested translation of the final GPA fails: not present (GUEST_FINAL)', apply: (b) => unmap(b, b.dataGpa) },
-  { id: 'tdp-final-readonly', rule: 'a write through a read-only final TDP entry faults (GUEST_FINAL)', apply: (b) => tdpLeaf(b, b.dataGpa, G.P | G.US, E.R | E.X | E.MT_WB) },
-  { id: 'tdp-final-noexec', rule: 'a fetch through a non-executable final TDP entry faults', apply: (b) => tdpLeaf(b, b.dataGpa, G.P | G.RW | G.US | G.NX, E.R | E.W | E.MT_WB) },
-  { id: 'tdp-final-exec-only', rule: 'EPT execute-only final entry: reads and writes fault (SDM §29.3.3.2; KVM tracks read permission)', apply: (b) => tdpLeaf(b, b.dataGpa, G.P | G.US, E.X | E.MT_WB) },
-  { id: 'tdp-final-rsvd', rule: 'a reserved bit in the final TDP entry: EPT misconfig / #NPF with RSVD', apply: (b) => tdpLeaf(b, b.dataGpa, G.P | G.RW | G.US | (1n << 51n), E.R | E.W | E.X | (2n << 3n)) },
-  {
-    id: 'ncr3-low-bits',
-    rule: 'a legacy-PAE L1\'s nCR3 with bits 4:3 set: the nested PDPT is still at nCR3[31:5] (APM §15.25.3; CVE-2024-50115 read it at offset_in_page(nCR3))',
-    apply: (b, k) => { if (b.s.tdp.kind === 'npt' && b.s.tdp.levels === 3) b.s.tdp = { ...b.s.tdp, ncr3: b.s.tdp.ncr3 | BigInt(8 * (1 + (nk(k) % 3))) }; },
-  },
-  { id: 'tdp-final-write-only', rule: 'EPT entry writable but not readable: an EPT misconfiguration (SDM §29.3.3.1); NPT: RW without P is not present', apply: (b) => tdpLeaf(b, b.dataGpa, G.RW | G.US, E.W | E.MT_WB) },
-  {
-    id: 'guest-leaf-rsvd',
-    rule: 'a reserved bit (above MAXPHYADDR) in L2\'s leaf entry: an L2 #PF with RSVD (SDM §4.7)',
-    apply: (b) => { if (b.s.guest.cr4 & CR4.PAE) guestLeaf(b, G.P | G.RW | G.US | G.A | G.D | (1n << 50n)); },
-  },
-  {
-    id: 'guest-pdpte-missing',
-    rule: 'PAE: the PDPTE register for the address is not present: an L2 #PF (SDM §4.4.1)',
-    apply: (b) => { if (b.s.guest.pdptrs.length) b.s.mem.words['0x' + (b.guest.root + L2_BACKING_OFFSET + ((GVA >> 30n) & 3n) * 8n).toString(16)] = 0n; },
-  },
-  { id: 'guest-leaf-missing', rule: 'L2\'s own leaf entry not present: an L2 #PF, not a nested fault', apply: (b) => guestLeaf(b, 0n) },
-  { id: 'guest-leaf-readonly', rule: 'L2 write to a read-only page with CR0.WP: an L2 #PF', apply: (b) => guestLeaf(b, G.P | G.US | G.A | G.D) },
-  { id: 'guest-leaf-supervisor', rule: 'L2 CPL-3 access to a supervisor page: an L2 #PF', apply: (b) => guestLeaf(b, G.P | G.RW | G.A | G.D) },
-  { id: 'guest-leaf-nx', rule: 'L2 fetch from an NX page (EFER.NXE): an L2 #PF', apply: (b) => guestLeaf(b, G.P | G.RW | G.US | G.A | G.D | (b.s.guest.efer & EFER.NX ? G.NX : 0n)) },
-];
+export const NESTED_FAULT_MUTATIONS = PAGING_HOLES;
 
 export const NESTED_FAULT_MUTATION_IDS: readonly string[] = NESTED_FAULT_MUTATIONS.map((m) => m.id);
 
@@ -203,7 +128,18 @@ function parse(c: NestedFaultCase): [string, number][] {
 
 const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
 
-export function nestedFaultCase(constraints: { flavour?: 'svm' | 'vmx'; maxMutations?: number; mutations?: readonly string[] } = {}): fc.Arbitrary<NestedFaultCase> {
+export interface NestedFaultConstraints {
+  flavour?: 'svm' | 'vmx';
+  maxMutations?: number;
+  mutations?: readonly string[];
+  /** 'never': single accesses only (what the CPU-vs-emulator and walk oracles compare); 'only': streams only. */
+  programs?: 'never' | 'mixed' | 'only';
+}
+
+export function nestedFaultCase(constraints: NestedFaultConstraints = {}): fc.Arbitrary<NestedFaultCase> {
+  const programs = constraints.programs ?? 'mixed';
+  const program: fc.Arbitrary<L2ProgramChoice | null> = programs === 'never' ? fc.constant(null)
+    : programs === 'only' ? l2ProgramChoice() : fc.oneof(fc.constant(null), l2ProgramChoice());
   const ids = constraints.mutations ?? NESTED_FAULT_MUTATION_IDS;
   const choice: fc.Arbitrary<NestedFaultChoice> = fc.record({
     flavour: constraints.flavour ? fc.constant(constraints.flavour) : fc.constantFrom('svm' as const, 'vmx' as const),
@@ -222,6 +158,8 @@ export function nestedFaultCase(constraints: { flavour?: 'svm' | 'vmx'; maxMutat
     ioIntercepted: fc.boolean(),
     pml: fc.constantFrom('none' as const, 'room' as const, 'full' as const),
     page: fc.constantFrom('4k' as const, 'large' as const, '1g' as const),
+    program,
+    prevRoot: fc.constantFrom('none' as const, 'same' as const, 'same-invalid' as const, 'other' as const),
   });
   return fc
     .tuple(choice, fc.array(fc.tuple(fc.constantFrom(...ids), fc.nat({ max: 7 })), { maxLength: constraints.maxMutations ?? 3 }))

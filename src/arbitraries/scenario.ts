@@ -51,6 +51,10 @@ function baseChoice(c: SvmCaseConstraints): fc.Arbitrary<BaseChoice> {
     nrips: fc.constantFrom(true, false),
     vls: fc.constantFrom(true, false),
     avic: fc.constantFrom(true, false),
+    // One case in four runs L2 without vmcb12's VMMCALL intercept (the default program is a lone
+    // VMMCALL), half of them with #UD intercepted, so both VMMCALL routes are drawn often.
+    vmmcallIntercept: fc.oneof({ arbitrary: fc.constant(true), weight: 3 }, { arbitrary: fc.constant(false), weight: 1 }),
+    udIntercept: fc.constantFrom(false, true),
   });
 }
 

@@ -10,10 +10,12 @@ import { svmExitName } from '../arch/svm/exit_codes.ts';
 import { EXIT_REASON, exitReasonName } from '../arch/vmx/exit_reasons.ts';
 import type { SvmExitInfo, VmxExitInfo } from '../engine/mmu/inject.ts';
 import { runNestedFault, type NestedFaultResult, type NestedFaultScenario } from '../engine/mmu/nested_fault.ts';
+import type { PrevRoot } from '../engine/mmu/prev_roots.ts';
 import { PFERR, type X86Exception } from '../engine/mmu/types.ts';
 import { translate_nested_gpa, type WalkLevel, type WalkResult } from '../engine/mmu/walker.ts';
 import type { Profile } from '../engine/profiles.ts';
 import { Trace } from '../engine/trace.ts';
+import { l1ExitLines, programSetupLines, stepLines } from './programView.ts';
 
 /** One paging-structure entry the walk read. Addresses are hex strings. */
 export interface WalkViewRow {
@@ -52,8 +54,10 @@ export interface WalkView {
   l2Fault: string | null;
   /** The exit L0 took: the hardware exit information, or the stale exit its emulator ran after. */
   l0Exit: WalkViewExit;
-  /** The exit injected into L1 (outcome 'nested-exit'). */
+  /** The exit injected into L1 (outcome 'nested-exit'), or for streams any other exit reflected to L1. */
   injected: WalkViewExit | null;
+  /** Streams: one row per executed instruction. */
+  steps: string[] | null;
 }
 
 const hex = (v: bigint | number): string => `0x${BigInt.asUintN(64, BigInt(v)).toString(16)}`;
@@ -218,14 +222,20 @@ function vmxExitLines(e: VmxExitInfo): string[] {
   return out;
 }
 
+function prevRootLine(root: PrevRoot): string {
+  return `eptp ${hex(root.eptp)} ${root.valid ? 'valid' : 'invalid'}, maps ${root.mapped.length ? root.mapped.map(hex).join(',') : 'nothing'}`;
+}
+
 function setupLines(s: NestedFaultScenario): string[] {
   const g = s.guest;
   const pae = (g.cr4 & CR4_PAE) !== 0n;
   const a = s.access;
   const kind = a.fetch ? 'fetch' : a.write ? 'write' : 'read';
   const out = [
-    `flavour ${s.flavour} (${s.flavour === 'svm' ? 'nested SVM, #NPF' : 'nested VMX, EPT violation'}), performer ${s.performer} (${s.performer === 'hardware' ? 'the CPU walks, L0 reflects its exit' : 'L0\'s emulator walks and synthesizes the exit'})`,
-    `access ${kind} of GVA ${hex(a.gva)} at CPL ${g.cpl}${a.implicit ? ' (implicit supervisor)' : ''}`,
+    s.program
+      ? `flavour ${s.flavour} (${s.flavour === 'svm' ? 'nested SVM, #NPF' : 'nested VMX, EPT violation'}), an L2 instruction stream at CPL ${g.cpl} (each access by the CPU, or by L0's emulator after an exit to L0)`
+      : `flavour ${s.flavour} (${s.flavour === 'svm' ? 'nested SVM, #NPF' : 'nested VMX, EPT violation'}), performer ${s.performer} (${s.performer === 'hardware' ? 'the CPU walks, L0 reflects its exit' : 'L0\'s emulator walks and synthesizes the exit'})`,
+    ...(s.program ? programSetupLines(s.flavour, s.program) : [`access ${kind} of GVA ${hex(a.gva)} at CPL ${g.cpl}${a.implicit ? ' (implicit supervisor)' : ''}`]),
     `L2 paging cr0=${hex(g.cr0)} cr3=${hex(g.cr3)} cr4=${hex(g.cr4)} efer=${hex(g.efer)} rflags=${hex(g.rflags)} pkru=${hex(g.pkru)} maxphyaddr=${g.maxphyaddr}${pae && g.pdptrs.length > 0 ? ` pdptrs=[${g.pdptrs.map(hex).join(',')}]` : ''}`,
   ];
   const t = s.tdp;
@@ -233,6 +243,7 @@ function setupLines(s: NestedFaultScenario): string[] {
     ? `L1 TDP npt ncr3=${hex(t.ncr3)} levels=${t.levels} nx=${t.nx} gmet=${t.gmet} maxphyaddr=${t.maxphyaddr}`
     : `L1 TDP ept eptp=${hex(t.eptp)} execonly=${t.execonly} mbec=${t.mbec} advanced_exit_info=${t.advanced_exit_info} maxphyaddr=${t.maxphyaddr}`);
   out.push(`L1 memory ${Object.keys(s.mem.words).length} word(s), ram_top ${hex(s.mem.ram_top)}`);
+  for (const root of s.prev_roots ?? []) out.push(`L0 cached shadow-EPT root: ${prevRootLine(root)}`);
   return out;
 }
 
@@ -243,7 +254,9 @@ export function buildWalkView(s: NestedFaultScenario, p: Profile): WalkView {
   const tdpKind: EntryKind = ept ? 'ept' : '64';
   const walks: WalkViewSection[] = [];
   const paeNote = (s.guest.cr4 & CR4_PAE) !== 0n && (s.guest.efer & EFER_LMA) === 0n ? '; PAE: the PDPTE comes from the PDPTE registers, not read' : '';
-  if (s.performer === 'hardware') {
+  // Streams: the walk shown is the last one (the CPU's if the CPU made it, else the emulator's).
+  const byCpu = s.program ? r.cpu_walk !== null : s.performer === 'hardware';
+  if (byCpu) {
     const cpu = r.cpu_walk ?? r.walk;
     walks.push({ title: `L2 walk by the CPU (each table page through L1's TDP${paeNote})`, rows: rows(guestKind, cpu, true, ept), result: walkResult(cpu, ept, 'the CPU\'s walk') });
     if (r.hardware_svm || r.hardware_vmx) {
@@ -255,7 +268,7 @@ export function buildWalkView(s: NestedFaultScenario, p: Profile): WalkView {
     if (!w.ok && w.stage !== 'guest') {
       // The entries of L1's TDP behind the failed translation, re-read from the case's memory (the
       // walker result keeps only L2's levels). The fault shown is the walker's own.
-      const a = s.access;
+      const a = { ...s.access, ...(r.fault_access ?? {}) };
       const acc = w.stage === 'nested-page'
         ? PFERR.WRITE | PFERR.USER | PFERR.GUEST_PAGE
         : (a.write ? PFERR.WRITE : 0n) | (a.fetch ? PFERR.FETCH : 0n) | (s.guest.cpl === 3 && !a.implicit ? PFERR.USER : 0n) | PFERR.GUEST_FINAL;
@@ -270,7 +283,12 @@ export function buildWalkView(s: NestedFaultScenario, p: Profile): WalkView {
   }
 
   let l0Exit: WalkViewExit;
-  if (s.performer === 'hardware') {
+  const stale = r.exit02_at_injection;
+  if (s.program && r.injected_from_hardware === false && stale) {
+    l0Exit = s.flavour === 'svm'
+      ? { title: 'exit L0 took: the vmcb02 exit its emulator ran after (a synthesized #NPF must not read it)', lines: svmExitLines(stale.svm) }
+      : { title: 'exit L0 took: the vmcs02 exit its emulator ran after (a synthesized EPT exit must not read it)', lines: vmxExitLines(stale.vmx) };
+  } else if (byCpu) {
     if (r.hardware_svm) l0Exit = { title: 'exit L0 took: hardware #NPF (vmcb02)', lines: svmExitLines(r.hardware_svm) };
     else if (r.hardware_vmx) l0Exit = { title: 'exit L0 took: hardware EPT exit (vmcs02)', lines: vmxExitLines(r.hardware_vmx) };
     else l0Exit = { title: 'exit L0 took: none (the CPU\'s access did not fault in L1\'s TDP)', lines: [] };
@@ -283,11 +301,13 @@ export function buildWalkView(s: NestedFaultScenario, p: Profile): WalkView {
   let injected: WalkViewExit | null = null;
   if (r.injected_svm) injected = { title: 'exit injected into L1 (vmcb12, nested_svm_inject_npf_exit)', lines: svmExitLines(r.injected_svm) };
   else if (r.injected_vmx) injected = { title: 'exit injected into L1 (vmcs12, nested_ept_inject_page_fault)', lines: vmxExitLines(r.injected_vmx) };
+  if (injected && r.prev_roots) injected.lines.push(...r.prev_roots.map((root) => `cached root after injection: ${prevRootLine(root)}`));
+  if (!injected && r.l1_exit) injected = { title: 'exit reflected to L1 (L1 intercepts it)', lines: l1ExitLines(r.l1_exit) };
 
   const l2Fault = r.l2_fault
     ? `L2 #PF: error_code ${hex(r.l2_fault.error_code)} (${bitsSummary(describePferr(r.l2_fault.error_code))}), address ${hex(r.l2_fault.address)}`
     : null;
-  return { setup: setupLines(s), walks, outcome: r.outcome, l2Fault, l0Exit, injected };
+  return { setup: setupLines(s), walks, outcome: r.outcome, l2Fault, l0Exit, injected, steps: s.program ? stepLines(r.steps) : null };
 }
 
 function table(header: string[], body: string[][]): string[] {
@@ -299,6 +319,7 @@ function table(header: string[], body: string[][]): string[] {
 /** The view as text, one section per walk, then the L0 exit and the injected exit. */
 export function renderWalkView(v: WalkView): string[] {
   const out: string[] = [];
+  if (v.steps) out.push('-- L2 instructions, as executed', ...v.steps, '');
   for (const w of v.walks) {
     out.push(`-- ${w.title}`);
     if (w.rows.length === 0) out.push('(no paging-structure entries read)');

@@ -24,17 +24,32 @@ export interface StringIo {
   rip: bigint;
 }
 
-/** SVM IOIO exit_info_1 (APM Figure 15-2): TYPE (1 = IN), STR, REP, SZ8/16/32, port in 31:16. */
-export function svmIoioExitInfo(io: StringIo): SvmExitInfo {
+/** Any I/O instruction's exit-relevant shape: IN/OUT (port in DX) or INS/OUTS. */
+export interface IoInsn {
+  kind: 'in' | 'out' | 'ins' | 'outs';
+  port: number;
+  size: 1 | 2 | 4;
+  rep: number;
+  insn_len: number;
+  rip: bigint;
+}
+
+const isString = (io: IoInsn): boolean => io.kind === 'ins' || io.kind === 'outs';
+const isIn = (io: IoInsn): boolean => io.kind === 'in' || io.kind === 'ins';
+
+/** SVM IOIO exit_info_1 (APM Figure 15-2): TYPE (1 = IN), STR, REP, SZ8/16/32, port in 31:16; exit_info_2 = next RIP. */
+export function svmIoioExitInfo(io: IoInsn): SvmExitInfo {
   const sz = io.size === 1 ? 1n << 4n : io.size === 2 ? 1n << 5n : 1n << 6n;
-  const info1 = (BigInt(io.port & 0xffff) << 16n) | sz | (1n << 2n) | (io.rep > 1 ? 1n << 3n : 0n) | (io.kind === 'ins' ? 1n : 0n);
+  const str = isString(io);
+  const info1 = (BigInt(io.port & 0xffff) << 16n) | sz | (str ? 1n << 2n : 0n) | (str && io.rep > 1 ? 1n << 3n : 0n) | (isIn(io) ? 1n : 0n);
   return { exit_code: 0x7bn, exit_info_1: info1, exit_info_2: BigInt.asUintN(64, io.rip + BigInt(io.insn_len)) };
 }
 
-/** VMX I/O-instruction exit qualification (SDM Table 28-5): size-1, direction (1 = IN), string, REP, port. */
-export function vmxIoExitInfo(io: StringIo, gla: bigint): VmxExitInfo {
-  const q = BigInt(io.size - 1) | (io.kind === 'ins' ? 1n << 3n : 0n) | (1n << 4n) | (io.rep > 1 ? 1n << 5n : 0n) | (BigInt(io.port & 0xffff) << 16n);
-  return { reason: 30, qual: q, gpa: 0n, gla };
+/** VMX I/O-instruction exit qualification (SDM Table 28-5): size-1, direction (1 = IN), string, REP, port (DX encoding). */
+export function vmxIoExitInfo(io: IoInsn, gla: bigint): VmxExitInfo {
+  const str = isString(io);
+  const q = BigInt(io.size - 1) | (isIn(io) ? 1n << 3n : 0n) | (str ? 1n << 4n : 0n) | (str && io.rep > 1 ? 1n << 5n : 0n) | (BigInt(io.port & 0xffff) << 16n);
+  return { reason: 30, qual: q, gpa: 0n, gla: str ? gla : 0n };
 }
 
 /** The linear addresses the string operation touches, in order (one per iteration). */

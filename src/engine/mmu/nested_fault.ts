@@ -4,14 +4,17 @@
 // walk finds the fault and must synthesize every exit field, from_hardware = false, while vmcb02 /
 // vmcs02 still hold the exit that brought L0 to the emulator). runNestedFault is pure and total.
 
-import { EPT_VIOLATION } from '../../arch/vmx/eptp.ts';
-import { EXIT_REASON } from '../../arch/vmx/exit_reasons.ts';
-import { has, profileDropped, type Profile } from '../profiles.ts';
+import { profileDropped, type Profile } from '../profiles.ts';
+import type { L2Program } from '../emulate/l2_insn.ts';
+import { run_l2_program, type L2Step } from '../emulate/l2_program.ts';
+import type { L1Exit } from '../emulate/routing.ts';
 import { stringAddresses, svmIoioExitInfo, vmxIoExitInfo, type StringIo } from '../emulate/string_io.ts';
 import { Trace } from '../trace.ts';
-import { nested_ept_inject_page_fault, nested_svm_inject_npf_exit, type EptInjection, type SvmExitInfo, type VmxExitInfo } from './inject.ts';
+import { cpu_access, emulator_access, emulatorHonoursIntercepts, type AccessMachine } from './access.ts';
+import type { EptInjection, SvmExitInfo, VmxExitInfo } from './inject.ts';
+import type { PrevRoot } from './prev_roots.ts';
 import { PFERR, type GuestPaging, type NestedTdp, type PhysMem, type X86Exception } from './types.ts';
-import { translate_nested_gpa, walk_addr_generic, type WalkResult } from './walker.ts';
+import type { WalkResult } from './walker.ts';
 
 export interface MmuAccess {
   gva: bigint;
@@ -38,6 +41,13 @@ export interface NestedFaultScenario {
    * exit decides whether L1 gets it or L0 emulates; the I/O exit is then the stale exit information.
    */
   io?: StringIo | null;
+  /**
+   * An L2 instruction stream run instead of the single access (src/engine/emulate/l2_program.ts):
+   * each exit is routed to L1 or L0 as KVM routes it; vmcb02 / vmcs02 start with stale_svm / stale_vmx.
+   */
+  program?: L2Program | null;
+  /** VMX: L0's cached previous shadow-EPT roots (kvm_mmu.prev_roots) when the fault happens. */
+  prev_roots?: PrevRoot[] | null;
 }
 
 export interface NestedFaultResult {
@@ -48,7 +58,7 @@ export interface NestedFaultResult {
   cpu_walk: WalkResult | null;
   hardware_svm: SvmExitInfo | null;
   hardware_vmx: VmxExitInfo | null;
-  outcome: 'completed' | 'l2-page-fault' | 'nested-exit' | 'l1-io-exit';
+  outcome: 'completed' | 'l2-page-fault' | 'nested-exit' | 'l1-io-exit' | 'l1-exit' | 'l2-halted';
   /** The #PF L2 gets (its error code as L2 sees it: 16 bits). */
   l2_fault: X86Exception | null;
   injected_svm: SvmExitInfo | null;
@@ -57,6 +67,18 @@ export interface NestedFaultResult {
   io_exit_to_l1: SvmExitInfo | VmxExitInfo | null;
   /** Addresses L0's emulator accessed for a string instruction (iterations done before a fault). */
   emulated: bigint[];
+  /** The injected nested fault came from a hardware exit (true) or was synthesized by L0 (false). */
+  injected_from_hardware: boolean | null;
+  /** The access whose translation failed (injected fault or L2 #PF). */
+  fault_access: { write: boolean; fetch: boolean } | null;
+  /** vmcb02 / vmcs02's exit fields when the nested fault was injected: what a synthesized fault must not read. */
+  exit02_at_injection: { svm: SvmExitInfo; vmx: VmxExitInfo } | null;
+  /** Program runs: any exit reflected to L1 other than a nested fault (I/O, MSR, CPUID, exception, …). */
+  l1_exit: L1Exit | null;
+  /** Program runs: what happened to each instruction, in order. */
+  steps: L2Step[];
+  /** L0's cached previous shadow-EPT roots after an injection (null: none modelled or nothing injected). */
+  prev_roots: PrevRoot[] | null;
 }
 
 /** The access as PFERR bits: W, FETCH, USER at CPL 3 (unless implicit), IMPLICIT_ACCESS. */
@@ -70,140 +92,61 @@ export function accessBits(g: GuestPaging, a: MmuAccess): bigint {
 }
 
 /**
- * The byte address the CPU reports for a failed nested translation: the guest PTE's GPA for a
- * paging-structure access, the accessed GPA for the final one (SDM §29.3.3.2 "guest-physical
- * address"; APM §15.25.6 EXITINFO2). KVM's walker hands the nested walk page-aligned GPAs instead.
- */
-function cpuFaultGpa(r: WalkResult & { ok: false }, gva: bigint): bigint {
-  if (r.stage === 'nested-page') {
-    const lvl = r.levels[r.levels.length - 1];
-    return lvl ? lvl.pte_gpa : r.fault.address;
-  }
-  return r.fault.address | (gva & 0xfffn);
-}
-
-/** The hardware #NPF: exit_info_1 = the fault's P/W/U/RSVD/ID bits plus its stage, exit_info_2 = the GPA. */
-function hardwareNpf(r: WalkResult & { ok: false }, gva: bigint): SvmExitInfo {
-  const stage = r.stage === 'nested-page' ? PFERR.GUEST_PAGE : PFERR.GUEST_FINAL;
-  const bits = BigInt.asUintN(64, r.fault.error_code) & 0x1fn;
-  return { exit_code: 0x400n, exit_info_1: stage | bits, exit_info_2: cpuFaultGpa(r, gva) };
-}
-
-/** The hardware EPT violation / misconfig: access and permission bits, GVA valid, translated per stage. */
-function hardwareEpt(r: WalkResult & { ok: false }, gva: bigint): VmxExitInfo {
-  const gpa = cpuFaultGpa(r, gva);
-  if ((r.fault.error_code & PFERR.RSVD) !== 0n) return { reason: EXIT_REASON.EPT_MISCONFIG, qual: 0n, gpa, gla: 0n };
-  const lowBits = BigInt.asUintN(64, r.fault.exit_qualification) & 0x7fn;
-  const gvaBits = BigInt(EPT_VIOLATION.GVA_IS_VALID) | (r.stage === 'nested-final' ? BigInt(EPT_VIOLATION.GVA_TRANSLATED) : 0n);
-  return { reason: EXIT_REASON.EPT_VIOLATION, qual: lowBits | gvaBits, gpa, gla: gva };
-}
-
-/** __vmx_handle_ept_violation / svm_npf_intercept: the error code L0's MMU walks the reported GPA with. */
-function hwErrorCode(flavour: 'svm' | 'vmx', svm: SvmExitInfo | null, vmx: VmxExitInfo | null): bigint {
-  if (flavour === 'svm' && svm) return svm.exit_info_1;
-  if (!vmx) return 0n;
-  const q = vmx.qual;
-  let ec = 0n;
-  if ((q & BigInt(EPT_VIOLATION.ACC_WRITE)) !== 0n) ec |= PFERR.WRITE;
-  if ((q & BigInt(EPT_VIOLATION.ACC_INSTR)) !== 0n) ec |= PFERR.FETCH;
-  if ((q & BigInt(EPT_VIOLATION.PROT_READ | EPT_VIOLATION.PROT_WRITE | EPT_VIOLATION.PROT_EXEC)) !== 0n) ec |= PFERR.PRESENT;
-  if ((q & BigInt(EPT_VIOLATION.GVA_IS_VALID)) !== 0n) ec |= (q & BigInt(EPT_VIOLATION.GVA_TRANSLATED)) !== 0n ? PFERR.GUEST_FINAL : PFERR.GUEST_PAGE;
-  return ec;
-}
-
-function inject(res: NestedFaultResult, s: NestedFaultScenario, p: Profile, fault: X86Exception, from_hardware: boolean, svm: SvmExitInfo, vmx: VmxExitInfo): void {
-  res.outcome = 'nested-exit';
-  if (s.flavour === 'svm') res.injected_svm = nested_svm_inject_npf_exit(res.trace, p, svm, fault, from_hardware);
-  else res.injected_vmx = nested_ept_inject_page_fault(res.trace, p, vmx, fault, from_hardware, s.tdp.kind === 'ept' && s.tdp.advanced_exit_info, fault.pml_full === true);
-}
-
-/**
  * INS/OUTS: the CPU's I/O exit goes to L1 when L1 intercepts the port (nested_svm_intercept_ioio /
  * nested_vmx_exit_handled_io); otherwise L0 emulates the string operation iteration by iteration,
  * and the first fault ends it. Without the CVE-2020-2732 fix KVM emulated it either way.
  */
-function runStringIo(res: NestedFaultResult, s: NestedFaultScenario, io: StringIo, p: Profile, ctx: { t: Trace; p: Profile; mem: PhysMem }, access: bigint, gva: bigint): NestedFaultResult {
-  const svmExit = svmIoioExitInfo(io);
-  const vmxExit = vmxIoExitInfo(io, gva);
+function runStringIo(m: AccessMachine, io: StringIo, access: bigint, gva: bigint): void {
+  const { res, s } = m;
+  m.exit02 = { svm: svmIoioExitInfo(io), vmx: vmxIoExitInfo(io, gva) };
   res.trace.emit('l2_string_io', { kind: io.kind, port: io.port, rep: io.rep, l1_intercepts: io.l1_intercepts });
   if (io.l1_intercepts) {
-    res.io_exit_to_l1 = s.flavour === 'svm' ? svmExit : vmxExit;
+    res.io_exit_to_l1 = s.flavour === 'svm' ? m.exit02.svm : m.exit02.vmx;
     res.outcome = 'l1-io-exit';
-    if (has(p, 'nested-no-emulate-intercepted')) return res;
+    if (emulatorHonoursIntercepts(m.p)) return;
   }
   // INS stores to ES:RDI, OUTS loads from DS:RSI.
   const acc = (access & ~(PFERR.WRITE | PFERR.FETCH)) | (io.kind === 'ins' ? PFERR.WRITE : 0n);
   for (const addr of stringAddresses(io, gva)) {
-    const r = walk_addr_generic(ctx, s.guest, s.tdp, addr, acc);
-    res.walk = r;
-    if (r.ok) {
+    const r = emulator_access(m, addr, acc);
+    if (r.kind === 'ok') {
       res.emulated.push(addr);
       continue;
     }
-    if (!r.fault.nested_page_fault) {
+    if (r.kind === 'l2-pf') {
       res.outcome = 'l2-page-fault';
-      res.l2_fault = { ...r.fault, error_code: r.fault.error_code & 0xffffn };
-      return res;
+      res.l2_fault = r.fault;
     }
-    inject(res, s, p, r.fault, false, svmExit, vmxExit);
-    return res;
+    return;
   }
   if (res.outcome !== 'l1-io-exit') res.outcome = 'completed';
-  return res;
 }
 
 export function runNestedFault(scenario: NestedFaultScenario, p: Profile): NestedFaultResult {
   const t = new Trace(profileDropped(p));
   // The walk may set A/D bits: it works on a copy of L1 memory.
   const mem: PhysMem = { words: { ...scenario.mem.words }, ram_top: scenario.mem.ram_top };
-  const ctx = { t, p, mem };
   const access = accessBits(scenario.guest, scenario.access);
   const gva = BigInt.asUintN(64, scenario.access.gva);
   const res: NestedFaultResult = {
     trace: t, walk: { ok: true, gpa: 0n, real_gpa: 0n, pte_access: 0, levels: [] }, cpu_walk: null, hardware_svm: null, hardware_vmx: null,
     outcome: 'completed', l2_fault: null, injected_svm: null, injected_vmx: null, io_exit_to_l1: null, emulated: [],
+    injected_from_hardware: null, fault_access: null, exit02_at_injection: null, l1_exit: null, steps: [], prev_roots: null,
   };
-  if (scenario.io) return runStringIo(res, scenario, scenario.io, p, ctx, access, gva);
-
-  if (scenario.performer === 'emulator') {
-    const r = walk_addr_generic(ctx, scenario.guest, scenario.tdp, gva, access);
-    res.walk = r;
-    if (r.ok) return res;
-    if (!r.fault.nested_page_fault) {
-      // kvm_inject_emulated_page_fault: an L2 #PF with the 16-bit error code L2 sees.
-      res.outcome = 'l2-page-fault';
-      res.l2_fault = { ...r.fault, error_code: r.fault.error_code & 0xffffn };
-      return res;
-    }
-    inject(res, scenario, p, r.fault, false, scenario.stale_svm, scenario.stale_vmx);
+  const m: AccessMachine = { t, p, mem, s: scenario, res, exit02: { svm: { ...scenario.stale_svm }, vmx: { ...scenario.stale_vmx } } };
+  if (scenario.program) {
+    run_l2_program(m, scenario.program);
     return res;
   }
-
-  // The CPU walks; a fault in L2's own tables is L2's #PF, a fault in L1's TDP exits to L0.
-  const cpu = walk_addr_generic({ t: new Trace(), p, mem: { words: { ...scenario.mem.words }, ram_top: scenario.mem.ram_top } }, scenario.guest, scenario.tdp, gva, access);
-  res.cpu_walk = cpu;
-  res.walk = cpu;
-  if (cpu.ok) return res;
-  if (!cpu.fault.nested_page_fault) {
+  if (scenario.io) {
+    runStringIo(m, scenario.io, access, gva);
+    return res;
+  }
+  const r = scenario.performer === 'emulator' ? emulator_access(m, gva, access) : cpu_access(m, gva, access);
+  if (r.kind === 'l2-pf') {
+    // kvm_inject_emulated_page_fault / the CPU's own #PF: L2 sees a 16-bit error code.
     res.outcome = 'l2-page-fault';
-    res.l2_fault = { ...cpu.fault, error_code: cpu.fault.error_code & 0xffffn };
-    return res;
+    res.l2_fault = r.fault;
   }
-  const hwSvm = scenario.flavour === 'svm' ? hardwareNpf(cpu, gva) : null;
-  const hwVmx = scenario.flavour === 'vmx' ? hardwareEpt(cpu, gva) : null;
-  res.hardware_svm = hwSvm;
-  res.hardware_vmx = hwVmx;
-  // L0's MMU (FNAME(page_fault) on the nested TDP) walks the GPA the CPU reported, with the CPU's error code.
-  const gpa = hwSvm ? hwSvm.exit_info_2 : (hwVmx?.gpa ?? 0n);
-  const ec = hwErrorCode(scenario.flavour, hwSvm, hwVmx) & ~PFERR.RSVD;
-  // L0 walks only the reported GPA: it does not know L2's leaf, so no ACC bits feed the nested walk.
-  const n = translate_nested_gpa(ctx, scenario.tdp, gpa, ec, 0);
-  res.walk = n.ok ? { ok: true, gpa, real_gpa: n.gpa, pte_access: 0, levels: n.levels } : { ok: false, fault: n.fault, levels: n.levels, stage: cpu.stage };
-  if (n.ok) {
-    // The mapping is fine by the time L0 looks (nothing to reflect): KVM retries the access.
-    t.emit('nested_fault_retry', { gpa });
-    return res;
-  }
-  inject(res, scenario, p, n.fault, true, hwSvm ?? scenario.stale_svm, hwVmx ?? scenario.stale_vmx);
   return res;
 }

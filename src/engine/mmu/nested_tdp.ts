@@ -99,7 +99,11 @@ export function translate_nested_gpa(ctx: WalkCtx, tdp: NestedTdp, gpa: bigint, 
   let qual = 0n;
   if (tdp.kind === 'npt') {
     // 297c2fe249db: the stage the L2 walker passed in (bits 32/33) is kept for the #NPF.
-    if (has(p, 'mmu-walker-fault-stage')) ec |= acc & PFERR_GUEST_FAULT_STAGE_MASK;
+    if (has(p, 'mmu-walker-fault-stage')) {
+      const stage = acc & PFERR_GUEST_FAULT_STAGE_MASK;
+      // The mutant without 'mmu-stage-bits-by-name' tags each stage with the other's bit.
+      ec |= has(p, 'mmu-stage-bits-by-name') ? stage : stage === PFERR.GUEST_PAGE ? PFERR.GUEST_FINAL : stage === PFERR.GUEST_FINAL ? PFERR.GUEST_PAGE : stage;
+    }
   } else if ((r.errcode & PFERR.RSVD) === 0n) {
     qual = ept_violation_qualification(p, acc, r.raw, tdp.mbec);
   }

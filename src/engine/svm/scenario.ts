@@ -100,6 +100,11 @@ export type L2Insn =
   | { op: 'ud2' }
   | { op: 'int3' }
   | { op: 'nop' }
+  /**
+   * STI: sets RFLAGS.IF; when IF was clear the next instruction runs in an interrupt shadow
+   * (APM 15.21.5, int_state bit 0 on a #VMEXIT taken before it completes).
+   */
+  | { op: 'sti' }
   /** L0's emulator faults on an L2 access (#PF at EMULATED_PF_ADDR); L0 injects it unless L1 intercepts #PF. */
   | { op: 'emulated-pf' }
   /** An external interrupt arrives for L2 before the next VM entry. */

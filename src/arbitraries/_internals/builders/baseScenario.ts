@@ -1,7 +1,7 @@
 // A valid-by-construction scenario: L1 (default or 32-bit PAE), a vmcb12 every kernel accepts for
 // the chosen L2 paging mode, an L2 program and an entry path. Mutations are applied on top.
 
-import { CR0, CR4, EFER, INTERCEPT, MISC_CTL, setIntercept } from '../../../arch/svm/defs.ts';
+import { CR0, CR4, EFER, INTERCEPT, MISC_CTL, VEC, clrIntercept, setIntercept } from '../../../arch/svm/defs.ts';
 import { cloneVmcb } from '../../../arch/svm/vmcb.ts';
 import type { EntryPath, L2Insn, SvmScenario } from '../../../engine/svm/scenario.ts';
 import { defaultL1, L1_CR4, L2_PAE_PDPT_GPA, pdptHex } from './defaultL1.ts';
@@ -26,6 +26,12 @@ export interface BaseChoice {
   nrips: boolean;
   vls: boolean;
   avic: boolean;
+  /**
+   * Whether vmcb12 intercepts VMMCALL (absent: yes, the base's choice) and #UD (absent: no).
+   * Choices stored before these fields existed rebuild as before.
+   */
+  vmmcallIntercept?: boolean;
+  udIntercept?: boolean;
 }
 
 export const DEFAULT_BASE: BaseChoice = {
@@ -80,8 +86,12 @@ export function baseScenario(b: BaseChoice): SvmScenario {
       s.cr3 = 0n;
       break;
   }
-  // L1 intercepts the instructions its L2 program ends with, so every program exits to L1.
+  // L1 intercepts the instructions its L2 program ends with, so every program exits to L1 —
+  // unless the choice drops the VMMCALL intercept: then an L2 VMMCALL must #UD in L2 (and reach L1
+  // as #VMEXIT(#UD) when udIntercept is set), never run as L0's hypercall (l2-vmmcall-routing).
   setIntercept(c.intercepts, INTERCEPT.HLT);
+  if (b.vmmcallIntercept === false) clrIntercept(c.intercepts, INTERCEPT.VMMCALL);
+  if (b.udIntercept === true) setIntercept(c.intercepts, INTERCEPT.EXCEPTION_OFFSET + VEC.UD);
   return {
     arch: 'svm',
     entry: b.entry,

@@ -48,6 +48,10 @@ export function nested_vmcb02_recalc_intercepts(ctx: Ctx): void {
     clrIntercept(i02, INTERCEPT.CR8_WRITE);
     if ((v.vmcb01.save.rflags & RFLAGS.IF) === 0n) clrIntercept(i02, INTERCEPT.VINTR);
   }
+  // Before 33d3617a52f9 recalc_intercepts dropped L0's VMMCALL intercept ("We don't want to see
+  // VMMCALLs from a nested guest", 0d945bd93511), unless L1 had enabled the Hyper-V L2 TLB flush
+  // (3f4a812edf5c; not modelled). vmcb12's own intercept is ORed in below either way.
+  if (!has(p, 'svm-l2-vmmcall-always-intercept')) clrIntercept(i02, INTERCEPT.VMMCALL);
   for (let w = 0; w < 6; w++) i02[w] = (i02[w] | c.intercepts[w]) >>> 0;
   if (!v.host.intercept_smi) clrIntercept(i02, INTERCEPT.SMI);
   if (!isIntercept(c.intercepts, INTERCEPT.PAUSE)) clrIntercept(i02, INTERCEPT.PAUSE);
