@@ -3,7 +3,7 @@
 // with L0 or L2. The routing rules here are written from the manuals, sharing no code with the
 // engine's routing (src/engine/emulate/routing.ts):
 //  - APM vol. 2 §15.9–15.12 and Appendix C: CPUID 0x72, HLT 0x78, INVLPG 0x79, IOIO 0x7b (IOPM),
-//    MSR 0x7c (MSRPM), VMMCALL 0x81 (#UD in L2 when not intercepted), CR3 write 0x13, exceptions 0x40+v.
+//    MSR 0x7c (MSRPM; both maps read from L1 memory by _spec/permission_maps.ts), VMMCALL 0x81 (#UD in L2 when not intercepted), CR3 write 0x13, exceptions 0x40+v.
 //  - SDM vol. 3C §26.1: CPUID (10) and VMCALL (18) always exit; HLT (12), INVLPG (14), CR3 load (28),
 //    I/O (30, I/O bitmaps), RDMSR/WRMSR (31/32, MSR bitmaps) by control; §25.2: an exception exits
 //    (reason 0) by the exception bitmap, a #PF by bit 14 together with PFEC mask / match.
@@ -11,12 +11,14 @@
 import { nestedFaultCase } from '../../src/arbitraries/nestedFault.ts';
 import type { L1Controls, L2Op } from '../../src/engine/emulate/l2_insn.ts';
 import { runNestedFault } from '../../src/engine/mmu/nested_fault.ts';
+import type { PhysMem } from '../../src/engine/mmu/types.ts';
+import { ioExitsToL1, msrExitsToL1 } from './_spec/permission_maps.ts';
 import { fail, HOLDS, type NestedFaultCase, type NestfuzzProperty, type Verdict } from '../types.ts';
 
 type Flavour = 'svm' | 'vmx';
 
 /** The exit code (SVM) / basic exit reason (VMX) L1 must get for the instruction, or null if L1 does not intercept it. */
-function architecturalInsnExit(f: Flavour, op: L2Op, l1: L1Controls): number | null {
+function architecturalInsnExit(f: Flavour, op: L2Op, l1: L1Controls, mem: PhysMem): number | null {
   const svm = f === 'svm';
   const when = (cond: boolean, svmCode: number, vmxReason: number): number | null => (cond ? (svm ? svmCode : vmxReason) : null);
   switch (op.op) {
@@ -25,9 +27,9 @@ function architecturalInsnExit(f: Flavour, op: L2Op, l1: L1Controls): number | n
     case 'hlt': return when(l1.hlt, 0x78, 12);
     case 'invlpg': return when(l1.invlpg, 0x79, 14);
     case 'mov-cr3': return when(l1.cr3_load, 0x13, 28);
-    case 'in': case 'out': case 'ins': case 'outs': return when(l1.io_ports.includes(op.port), 0x7b, 30);
-    case 'rdmsr': return when(l1.msr_read.includes(op.msr), 0x7c, 31);
-    case 'wrmsr': return when(l1.msr_write.includes(op.msr), 0x7c, 32);
+    case 'in': case 'out': case 'ins': case 'outs': return when(ioExitsToL1(f, l1, mem, op.port, op.size), 0x7b, 30);
+    case 'rdmsr': return when(msrExitsToL1(f, l1, mem, op.msr, false), 0x7c, 31);
+    case 'wrmsr': return when(msrExitsToL1(f, l1, mem, op.msr, true), 0x7c, 32);
     default: return null;
   }
 }
@@ -56,7 +58,7 @@ export const property: NestfuzzProperty<NestedFaultCase> = {
       const st = r.steps[k];
       const op = prog.ops[st.i];
       const lastStep = k === r.steps.length - 1;
-      const want = architecturalInsnExit(f, op, prog.l1);
+      const want = architecturalInsnExit(f, op, prog.l1, c.scenario.mem);
       if (want !== null && !st.exception) {
         if (st.by !== 'l1') return fail('intercept-missed', `instruction ${st.i} (${op.op}) is intercepted by L1 (exit ${want.toString(16)}) but was completed by ${st.by}`, { i: st.i, op: op.op });
         if (code() !== want) return fail('wrong-exit-code', `instruction ${st.i} (${op.op}) reached L1 as exit ${code().toString(16)}, expected ${want.toString(16)}`, { i: st.i, got: code(), want });

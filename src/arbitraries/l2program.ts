@@ -7,6 +7,7 @@
 
 import fc from 'fast-check';
 import type { L1Controls, L2Op, L2Program } from '../engine/emulate/l2_insn.ts';
+import { memWordKey, type PhysMem } from '../engine/mmu/types.ts';
 
 /** L2 linear layout of a program scenario (page-aligned GVAs). */
 export const PROGRAM_PAGES = {
@@ -19,9 +20,22 @@ export const PROGRAM_PAGES = {
 } as const;
 export type ProgramPage = keyof typeof PROGRAM_PAGES;
 
-/** A few ports and MSRs: one of each that L0 knows, and an MSR it does not (#GP). */
-export const PROGRAM_PORTS = [0x1f0, 0x60, 0x3f8] as const;
-export const PROGRAM_MSRS = [0x10, 0xc0000102, 0x174, 0x12345] as const;
+/**
+ * Ports the instructions use: ordinary ones, and the edges of the I/O bitmaps (a 2/4-byte access at
+ * 0x7ffe crosses from VMX bitmap A into B; at 0xfffe / 0xffff it wraps past 0xffff).
+ */
+export const PROGRAM_PORTS = [0x1f0, 0x60, 0x3f8, 0x7ffe, 0xfffe, 0xffff] as const;
+/** Ports whose permission bit L1 may set: the ones above and their neighbours. */
+export const INTERCEPTABLE_PORTS = [0x0, 0x60, 0x1f0, 0x1f1, 0x3f8, 0x7fff, 0x8000, 0xffff] as const;
+/**
+ * MSRs: known to L0 (TSC, SYSENTER_CS, KERNEL_GS_BASE), one only SVM's MSRPM covers (0xc0010000:
+ * outside VMX's bitmap ranges, so it always exits there), one no bitmap covers, unknown to L0 (#GP).
+ */
+export const PROGRAM_MSRS = [0x10, 0xc0000102, 0x174, 0xc0010000, 0x12345] as const;
+
+/** Where L1 keeps its bitmaps (L1 GPAs clear of every table page). */
+export const IOPM_BASE = 0x1c0000n;
+export const MSRPM_BASE = 0x1c4000n;
 
 export type L2OpChoice =
   | { op: 'mov'; store: boolean; size: 1 | 2 | 4 | 8; page: ProgramPage; offset: number }
@@ -36,16 +50,29 @@ export type L2OpChoice =
   | { op: 'mov-cr3' }
   | { op: 'rdmsr' | 'wrmsr'; msr: number };
 
+/** L1's controls as chosen: the intercept flags, and which permission bits its bitmaps set. */
+export interface L1ControlChoice extends Omit<L1Controls, 'io' | 'msr' | 'iopm_base' | 'msrpm_base'> {
+  /** SVM IOIO_PROT / VMX "use I/O bitmaps". */
+  ioBitmaps: boolean;
+  /** VMX only: unconditional I/O exiting (used when the bitmaps are off). */
+  ioUncond: boolean;
+  /** SVM MSR_PROT / VMX "use MSR bitmaps". */
+  msrBitmaps: boolean;
+  io_ports: number[];
+  msr_read: number[];
+  msr_write: number[];
+}
+
 export interface L2ProgramChoice {
   ops: L2OpChoice[];
-  l1: L1Controls;
+  l1: L1ControlChoice;
   /** RSP's offset in the data page. */
   rspOffset: number;
 }
 
-export const NO_INTERCEPTS: L1Controls = {
-  io_ports: [], msr_read: [], msr_write: [], cpuid: false, hlt: false, hypercall: false, invlpg: false, cr3_load: false,
-  exception_bitmap: 0, pfec_mask: 0, pfec_match: 0,
+export const NO_INTERCEPTS: L1ControlChoice = {
+  ioBitmaps: false, ioUncond: false, msrBitmaps: false, io_ports: [], msr_read: [], msr_write: [],
+  cpuid: false, hlt: false, hypercall: false, invlpg: false, cr3_load: false, exception_bitmap: 0, pfec_mask: 0, pfec_match: 0,
 };
 
 const gvaOf = (page: ProgramPage, offset: number): bigint => PROGRAM_PAGES[page] + BigInt(offset & 0xfff);
@@ -60,8 +87,54 @@ function buildOp(c: L2OpChoice): L2Op {
   }
 }
 
-export function buildL2Program(c: L2ProgramChoice): L2Program {
-  return { ops: c.ops.map(buildOp), l1: c.l1, rip: 0x1000n, rsp: PROGRAM_PAGES.data + BigInt(c.rspOffset & 0xff8) };
+function setBit(mem: PhysMem, gpa: bigint, bit: number): void {
+  const key = memWordKey(gpa);
+  mem.words[key] = (mem.words[key] ?? 0n) | (1n << ((gpa & 7n) * 8n + BigInt(bit)));
+}
+
+/**
+ * Writes L1's permission bitmaps into L1 memory. SVM (APM §15.10.1, §15.11): IOPM one bit per port;
+ * MSRPM two bits per MSR (read, write) in three 2 KiB ranges from 0, 0xc0000000, 0xc0010000. VMX
+ * (SDM §25.6.4, §25.6.9): I/O bitmap A for ports 0-0x7fff, B for 0x8000-0xffff; MSR bitmap with
+ * read-low, read-high, write-low, write-high quarters of 1 KiB for 0-0x1fff and 0xc0000000-0xc0001fff.
+ */
+function writeBitmaps(flavour: 'svm' | 'vmx', l1: L1ControlChoice, mem: PhysMem): void {
+  for (const port of l1.io_ports) {
+    const base = flavour === 'vmx' && port >= 0x8000 ? IOPM_BASE + 0x1000n : IOPM_BASE;
+    const n = flavour === 'vmx' ? port & 0x7fff : port;
+    setBit(mem, base + BigInt(n >>> 3), n & 7);
+  }
+  const msrBit = (msr: number, write: boolean): void => {
+    if (flavour === 'svm') {
+      const ranges = [0, 0xc0000000, 0xc0010000];
+      const r = ranges.findIndex((b) => msr >= b && msr < b + 0x2000);
+      if (r < 0) return;
+      const bit = r * 0x4000 + (msr - ranges[r]) * 2 + (write ? 1 : 0);
+      setBit(mem, MSRPM_BASE + BigInt(bit >>> 3), bit & 7);
+      return;
+    }
+    const high = msr >= 0xc0000000;
+    const index = high ? msr - 0xc0000000 : msr;
+    if (index >= 0x2000) return;
+    setBit(mem, MSRPM_BASE + (write ? 0x800n : 0n) + (high ? 0x400n : 0n) + BigInt(index >>> 3), index & 7);
+  };
+  for (const msr of l1.msr_read) msrBit(msr, false);
+  for (const msr of l1.msr_write) msrBit(msr, true);
+}
+
+/** The program, with L1's bitmaps written into `mem` (L1 memory). */
+export function buildL2Program(c: L2ProgramChoice, flavour: 'svm' | 'vmx', mem: PhysMem): L2Program {
+  const { ioBitmaps, ioUncond, msrBitmaps, io_ports: _p, msr_read: _r, msr_write: _w, ...flags } = c.l1;
+  writeBitmaps(flavour, c.l1, mem);
+  const l1: L1Controls = {
+    ...flags,
+    io: ioBitmaps ? 'bitmap' : flavour === 'vmx' && ioUncond ? 'all' : 'none',
+    iopm_base: IOPM_BASE,
+    // VMX without MSR bitmaps exits on every RDMSR/WRMSR; SVM without MSR_PROT on none.
+    msr: msrBitmaps ? 'bitmap' : flavour === 'vmx' ? 'all' : 'none',
+    msrpm_base: MSRPM_BASE,
+  };
+  return { ops: c.ops.map(buildOp), l1, rip: 0x1000n, rsp: PROGRAM_PAGES.data + BigInt(c.rspOffset & 0xff8) };
 }
 
 /** Offsets biased toward the end of a page, where an access crosses into the next one. */
@@ -88,8 +161,11 @@ const exceptionBitmap = fc.subarray([6, 13, 14]).map((v) => v.reduce((b, x) => b
 /** PFEC mask / match over P, W, U, RSVD, ID (mostly 0/0: bit 14 alone decides). */
 const pfecBits = fc.oneof({ arbitrary: fc.constant(0), weight: 2 }, { arbitrary: fc.nat({ max: 0x1f }), weight: 1 });
 
-const l1Controls: fc.Arbitrary<L1Controls> = fc.record({
-  io_ports: fc.subarray([...PROGRAM_PORTS]),
+const l1Controls: fc.Arbitrary<L1ControlChoice> = fc.record({
+  ioBitmaps: fc.boolean(),
+  ioUncond: fc.boolean(),
+  msrBitmaps: fc.boolean(),
+  io_ports: fc.subarray([...INTERCEPTABLE_PORTS]),
   msr_read: fc.subarray([...PROGRAM_MSRS]),
   msr_write: fc.subarray([...PROGRAM_MSRS]),
   cpuid: fc.boolean(),

@@ -97,7 +97,7 @@ function build(c: NestedFaultChoice): Built {
     io: c.io !== 'ins' && c.io !== 'outs' ? null : {
       kind: c.io, port: 0x1f0, size: c.ioSize, rep: c.ioRep, df: c.ioDf, l1_intercepts: c.ioIntercepted, insn_len: 2, rip: 0x1000n,
     },
-    ...(c.program ? { program: buildL2Program(c.program) } : {}),
+    ...(c.program ? { program: buildL2Program(c.program, c.flavour, mem) } : {}),
   };
   if (kind === 'ept' && s.tdp.kind === 'ept' && c.prevRoot && c.prevRoot !== 'none') {
     const mapped = [...guest.tables, dataGpa, ...(c.program ? [nextGpa, mmioGpa] : [])];
@@ -113,6 +113,9 @@ export const NESTED_FAULT_MUTATION_IDS: readonly string[] = NESTED_FAULT_MUTATIO
 
 export function buildNestedFaultCase(choice: NestedFaultChoice, muts: readonly [string, number][]): NestedFaultCase {
   const base = build(choice).s;
+  // A stream's valid base runs no instruction: the revert-to-base shrink stage then drops every
+  // instruction the failure does not need, and 1-minimality covers instructions as well as holes.
+  if (base.program) base.program = { ...base.program, ops: [] };
   const b = build(choice);
   for (const [id, k] of muts) NESTED_FAULT_MUTATIONS.find((m) => m.id === id)?.apply(b, k);
   if (choice.format === 'pae') b.s.guest.pdptrs = b.guest.pdptrs();

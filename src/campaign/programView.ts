@@ -7,6 +7,7 @@ import { exitReasonName } from '../arch/vmx/exit_reasons.ts';
 import type { L1Controls, L2Op, L2Program } from '../engine/emulate/l2_insn.ts';
 import type { L2Step } from '../engine/emulate/l2_program.ts';
 import type { L1Exit } from '../engine/emulate/routing.ts';
+import { readPhys8, type PhysMem } from '../engine/mmu/types.ts';
 
 const hex = (v: bigint | number): string => `0x${BigInt.asUintN(64, BigInt(v)).toString(16)}`;
 
@@ -34,11 +35,24 @@ export function describeOp(op: L2Op): string {
   }
 }
 
-function interceptSummary(flavour: 'svm' | 'vmx', l1: L1Controls): string {
+/** The ports whose permission bit is set in L1's IOPM / I/O bitmaps (read back from L1 memory). */
+function setPorts(flavour: 'svm' | 'vmx', l1: L1Controls, mem: PhysMem): number[] {
+  const out: number[] = [];
+  for (let port = 0; port <= 0xffff; port++) {
+    const base = flavour === 'vmx' && port >= 0x8000 ? l1.iopm_base + 0x1000n : l1.iopm_base;
+    const n = flavour === 'vmx' ? port & 0x7fff : port;
+    const b = readPhys8(mem, base + BigInt(n >>> 3));
+    if (b !== null && (b >> (n & 7)) & 1) out.push(port);
+  }
+  return out;
+}
+
+function interceptSummary(flavour: 'svm' | 'vmx', l1: L1Controls, mem: PhysMem): string {
   const on: string[] = [];
-  if (l1.io_ports.length) on.push(`ports ${l1.io_ports.map(hex).join(',')}`);
-  if (l1.msr_read.length) on.push(`RDMSR ${l1.msr_read.map(hex).join(',')}`);
-  if (l1.msr_write.length) on.push(`WRMSR ${l1.msr_write.map(hex).join(',')}`);
+  const ports = l1.io === 'bitmap' ? setPorts(flavour, l1, mem) : [];
+  on.push(l1.io === 'bitmap' ? `port I/O by ${flavour === 'svm' ? 'IOPM' : 'I/O bitmaps'} at ${hex(l1.iopm_base)}${ports.length ? ` (bits set: ${ports.map(hex).join(',')})` : ' (no bit set)'}`
+    : l1.io === 'all' ? 'all port I/O (unconditional I/O exiting)' : 'no port I/O');
+  on.push(l1.msr === 'bitmap' ? `MSRs by ${flavour === 'svm' ? 'MSRPM' : 'MSR bitmap'} at ${hex(l1.msrpm_base)}` : l1.msr === 'all' ? 'every RDMSR/WRMSR (no MSR bitmaps)' : 'no MSRs');
   if (flavour === 'svm' && l1.cpuid) on.push('CPUID');
   if (flavour === 'svm' && l1.hypercall) on.push('VMMCALL');
   if (flavour === 'vmx') on.push('CPUID and VMCALL (always)');
@@ -51,11 +65,11 @@ function interceptSummary(flavour: 'svm' | 'vmx', l1: L1Controls): string {
   return on.join('; ') || 'nothing';
 }
 
-export function programSetupLines(flavour: 'svm' | 'vmx', prog: L2Program): string[] {
+export function programSetupLines(flavour: 'svm' | 'vmx', prog: L2Program, mem: PhysMem): string[] {
   return [
     `L2 program: ${prog.ops.length} instruction(s) from RIP ${hex(prog.rip)}, RSP ${where(prog.rsp)}`,
     ...prog.ops.map((op, i) => `  ${i}: ${describeOp(op)}`),
-    `L1 intercepts: ${interceptSummary(flavour, prog.l1)}`,
+    `L1 intercepts: ${interceptSummary(flavour, prog.l1, mem)}`,
   ];
 }
 

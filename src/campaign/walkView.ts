@@ -235,7 +235,7 @@ function setupLines(s: NestedFaultScenario): string[] {
     s.program
       ? `flavour ${s.flavour} (${s.flavour === 'svm' ? 'nested SVM, #NPF' : 'nested VMX, EPT violation'}), an L2 instruction stream at CPL ${g.cpl} (each access by the CPU, or by L0's emulator after an exit to L0)`
       : `flavour ${s.flavour} (${s.flavour === 'svm' ? 'nested SVM, #NPF' : 'nested VMX, EPT violation'}), performer ${s.performer} (${s.performer === 'hardware' ? 'the CPU walks, L0 reflects its exit' : 'L0\'s emulator walks and synthesizes the exit'})`,
-    ...(s.program ? programSetupLines(s.flavour, s.program) : [`access ${kind} of GVA ${hex(a.gva)} at CPL ${g.cpl}${a.implicit ? ' (implicit supervisor)' : ''}`]),
+    ...(s.program ? programSetupLines(s.flavour, s.program, s.mem) : [`access ${kind} of GVA ${hex(a.gva)} at CPL ${g.cpl}${a.implicit ? ' (implicit supervisor)' : ''}`]),
     `L2 paging cr0=${hex(g.cr0)} cr3=${hex(g.cr3)} cr4=${hex(g.cr4)} efer=${hex(g.efer)} rflags=${hex(g.rflags)} pkru=${hex(g.pkru)} maxphyaddr=${g.maxphyaddr}${pae && g.pdptrs.length > 0 ? ` pdptrs=[${g.pdptrs.map(hex).join(',')}]` : ''}`,
   ];
   const t = s.tdp;

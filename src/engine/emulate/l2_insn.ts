@@ -37,11 +37,17 @@ export const L2_INSN_LEN: Record<L2OpName, number> = {
  * the #PF error-code mask / match.
  */
 export interface L1Controls {
-  /** Ports whose IOPM / I/O-bitmap bit is set. */
-  io_ports: readonly number[];
-  /** MSRs whose read / write permission bit is set. */
-  msr_read: readonly number[];
-  msr_write: readonly number[];
+  /**
+   * Port I/O: 'bitmap' = SVM IOIO_PROT with L1's IOPM / VMX "use I/O bitmaps" (bitmaps A and B);
+   * 'all' = VMX unconditional I/O exiting without bitmaps; 'none' = no I/O exits to L1.
+   */
+  io: 'bitmap' | 'all' | 'none';
+  /** L1 GPA of the IOPM (SVM, 12 KiB) or of I/O bitmap A (VMX; B follows at +4 KiB). */
+  iopm_base: bigint;
+  /** MSRs: 'bitmap' = SVM MSR_PROT with L1's MSRPM / VMX "use MSR bitmaps"; 'all' = VMX without bitmaps (every access exits); 'none' = SVM without MSR_PROT. */
+  msr: 'bitmap' | 'all' | 'none';
+  /** L1 GPA of the MSRPM (SVM, 8 KiB) or of the MSR bitmap (VMX, 4 KiB). */
+  msrpm_base: bigint;
   /** SVM CPUID intercept (VMX: CPUID always exits). */
   cpuid: boolean;
   /** SVM HLT intercept / VMX HLT exiting. */

@@ -167,7 +167,7 @@ class L2Run {
       const op = prog.ops[i];
       const len = L2_INSN_LEN[op.op];
       m.t.emit('l2_insn', { i, op: op.op, rip: this.rip });
-      const exit = l1_wants_insn_exit(m.s.flavour, op, prog.l1, this.rip, len);
+      const exit = l1_wants_insn_exit(m.s.flavour, op, prog.l1, m.mem, this.rip, len, !has(m.p, 'nested-io-bitmap-every-port'));
       if (exit) {
         this.reflect(i, op, exit, 'L1 intercepts it');
         // Before 07721feee46b L0 went on to emulate the string instruction for L2 as well.

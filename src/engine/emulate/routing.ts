@@ -8,6 +8,8 @@
 import { SVM_EXIT } from '../../arch/svm/exit_codes.ts';
 import { EXIT_REASON } from '../../arch/vmx/exit_reasons.ts';
 import type { SvmExitInfo, VmxExitInfo } from '../mmu/inject.ts';
+import type { PhysMem } from '../mmu/types.ts';
+import { nested_svm_exit_handled_msr, nested_svm_intercept_ioio, nested_vmx_check_io_bitmaps, nested_vmx_exit_handled_msr } from './l1_bitmaps.ts';
 import { svmIoioExitInfo, vmxIoExitInfo, type IoInsn } from './string_io.ts';
 import type { L1Controls, L2Op } from './l2_insn.ts';
 
@@ -37,8 +39,12 @@ function vmxExit(what: string, reason: number, qual: bigint, extra: Partial<VmxL
   return { what, svm: null, vmx: { reason, qual, gpa: 0n, gla: 0n, intr_info: 0, error_code: 0, ...extra } };
 }
 
-/** The exit an L2 instruction gives L1 when L1 intercepts it; null when L0 handles it for L2. */
-export function l1_wants_insn_exit(flavour: 'svm' | 'vmx', op: L2Op, l1: L1Controls, rip: bigint, len: number): L1Exit | null {
+/**
+ * The exit an L2 instruction gives L1 when L1 intercepts it; null when L0 handles it for L2. L1's
+ * I/O and MSR bitmaps are read from `mem` (L1 memory). `ioFirstPortOnly`: the mutant that tests only
+ * the first port of a multi-byte access.
+ */
+export function l1_wants_insn_exit(flavour: 'svm' | 'vmx', op: L2Op, l1: L1Controls, mem: PhysMem, rip: bigint, len: number, ioFirstPortOnly = false): L1Exit | null {
   const svm = flavour === 'svm';
   switch (op.op) {
     case 'cpuid':
@@ -62,7 +68,8 @@ export function l1_wants_insn_exit(flavour: 'svm' | 'vmx', op: L2Op, l1: L1Contr
     case 'out':
     case 'ins':
     case 'outs': {
-      if (!l1.io_ports.includes(op.port)) return null;
+      const wants = svm ? nested_svm_intercept_ioio(mem, l1, op.port, op.size, ioFirstPortOnly) : nested_vmx_check_io_bitmaps(mem, l1, op.port, op.size, ioFirstPortOnly);
+      if (!wants) return null;
       const str = op.op === 'ins' || op.op === 'outs';
       const io: IoInsn = { kind: op.op, port: op.port, size: op.size, rep: str ? op.rep : 1, insn_len: len, rip };
       if (svm) return { what: op.op, svm: svmIoioExitInfo(io), vmx: null };
@@ -71,7 +78,7 @@ export function l1_wants_insn_exit(flavour: 'svm' | 'vmx', op: L2Op, l1: L1Contr
     case 'rdmsr':
     case 'wrmsr': {
       const write = op.op === 'wrmsr';
-      if (!(write ? l1.msr_write : l1.msr_read).includes(op.msr)) return null;
+      if (!(svm ? nested_svm_exit_handled_msr(mem, l1, op.msr, write) : nested_vmx_exit_handled_msr(mem, l1, op.msr, write))) return null;
       // APM §15.11: EXITINFO1 = 0 for RDMSR, 1 for WRMSR.
       if (svm) return svmExit(op.op, SVM_EXIT.MSR, write ? 1n : 0n, 0n);
       return vmxExit(op.op, write ? EXIT_REASON.MSR_WRITE : EXIT_REASON.MSR_READ, 0n);

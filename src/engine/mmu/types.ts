@@ -111,6 +111,13 @@ export function readPhys64(m: PhysMem, gpa: bigint): bigint | null {
   return BigInt.asUintN(64, m.words[memWordKey(gpa)] ?? 0n);
 }
 
+/** The byte at gpa (kvm_vcpu_read_guest of one byte); null outside memory. */
+export function readPhys8(m: PhysMem, gpa: bigint): number | null {
+  const w = readPhys64(m, gpa & ~7n);
+  if (w === null) return null;
+  return Number((w >> ((gpa & 7n) * 8n)) & 0xffn);
+}
+
 /** The u32 at a 4-aligned gpa (32-bit paging entries). */
 export function readPhys32(m: PhysMem, gpa: bigint): number | null {
   const w = readPhys64(m, gpa & ~7n);

@@ -4,8 +4,8 @@
 
 import { describe, expect, it } from 'vitest';
 import { buildNestedFaultCase, DEFAULT_NESTED_FAULT_CHOICE, type NestedFaultChoice } from '../../../src/arbitraries/nestedFault.ts';
-import { NO_INTERCEPTS, type L2OpChoice } from '../../../src/arbitraries/l2program.ts';
-import type { L1Controls } from '../../../src/engine/emulate/l2_insn.ts';
+import { NO_INTERCEPTS, type L1ControlChoice, type L2OpChoice } from '../../../src/arbitraries/l2program.ts';
+import type { L1Controls, L2Op } from '../../../src/engine/emulate/l2_insn.ts';
 import { accessPieces } from '../../../src/engine/emulate/l2_program.ts';
 import { l1_wants_insn_exit, nested_vmx_is_page_fault_vmexit } from '../../../src/engine/emulate/routing.ts';
 import { runNestedFault } from '../../../src/engine/mmu/nested_fault.ts';
@@ -16,7 +16,7 @@ import type { Profile } from '../../../src/engine/profiles.ts';
 const kvm = getProfile('kvm-next') as Profile;
 const profile = (n: string): Profile => getProfile(n) as Profile;
 
-function stream(flavour: 'svm' | 'vmx', ops: L2OpChoice[], l1: Partial<L1Controls> = {}, muts: [string, number][] = [], extra: Partial<NestedFaultChoice> = {}, rspOffset = 0x800) {
+function stream(flavour: 'svm' | 'vmx', ops: L2OpChoice[], l1: Partial<L1ControlChoice> = {}, muts: [string, number][] = [], extra: Partial<NestedFaultChoice> = {}, rspOffset = 0x800) {
   return buildNestedFaultCase({ ...DEFAULT_NESTED_FAULT_CHOICE, flavour, ...extra, program: { ops, l1: { ...NO_INTERCEPTS, ...l1 }, rspOffset } }, muts).scenario;
 }
 
@@ -31,22 +31,53 @@ describe('L2 instruction streams', () => {
   });
 
   it('routes intercepted instructions with their architectural exit codes (APM App. C, SDM App. C)', () => {
-    const all: L1Controls = { ...NO_INTERCEPTS, io_ports: [0x60], msr_read: [0x10], msr_write: [0x10], cpuid: true, hlt: true, hypercall: true, invlpg: true, cr3_load: true };
-    const svm = (op: Parameters<typeof l1_wants_insn_exit>[1]) => l1_wants_insn_exit('svm', op, all, 0x1000n, 2)?.svm?.exit_code;
-    const vmx = (op: Parameters<typeof l1_wants_insn_exit>[1], l1 = all) => l1_wants_insn_exit('vmx', op, l1, 0x1000n, 2)?.vmx?.reason;
+    const all: Partial<L1ControlChoice> = { ioBitmaps: true, msrBitmaps: true, io_ports: [0x60], msr_read: [0x10], msr_write: [0x10], cpuid: true, hlt: true, hypercall: true, invlpg: true, cr3_load: true };
+    const ss = stream('svm', [], all);
+    const vs = stream('vmx', [], all);
+    const none = stream('vmx', [], { msrBitmaps: true }).program!.l1;
+    const svm = (op: L2Op) => l1_wants_insn_exit('svm', op, ss.program!.l1, ss.mem, 0x1000n, 2)?.svm?.exit_code;
+    const vmx = (op: L2Op, l1: L1Controls = vs.program!.l1) => l1_wants_insn_exit('vmx', op, l1, vs.mem, 0x1000n, 2)?.vmx?.reason;
     expect([svm({ op: 'cpuid' }), svm({ op: 'hlt' }), svm({ op: 'hypercall' }), svm({ op: 'invlpg', gva: 0n }), svm({ op: 'mov-cr3' }), svm({ op: 'in', port: 0x60, size: 1 }), svm({ op: 'rdmsr', msr: 0x10 })])
       .toEqual([0x72n, 0x78n, 0x81n, 0x79n, 0x13n, 0x7bn, 0x7cn]);
     expect([vmx({ op: 'cpuid' }), vmx({ op: 'hlt' }), vmx({ op: 'hypercall' }), vmx({ op: 'invlpg', gva: 0n }), vmx({ op: 'mov-cr3' }), vmx({ op: 'out', port: 0x60, size: 1 }), vmx({ op: 'wrmsr', msr: 0x10 })])
       .toEqual([10, 12, 18, 14, 28, 30, 32]);
     // VMX CPUID and VMCALL exit unconditionally (SDM §26.1.2); SVM only when intercepted.
-    expect([vmx({ op: 'cpuid' }, NO_INTERCEPTS), vmx({ op: 'hypercall' }, NO_INTERCEPTS)]).toEqual([10, 18]);
-    expect(l1_wants_insn_exit('svm', { op: 'cpuid' }, NO_INTERCEPTS, 0n, 2)).toBeNull();
+    expect([vmx({ op: 'cpuid' }, none), vmx({ op: 'hypercall' }, none)]).toEqual([10, 18]);
+    expect(l1_wants_insn_exit('svm', { op: 'cpuid' }, stream('svm', []).program!.l1, ss.mem, 0n, 2)).toBeNull();
     // A non-string OUT: port in 31:16, SZ8, no STR/REP; exit_info_2 = next RIP.
-    expect(l1_wants_insn_exit('svm', { op: 'out', port: 0x60, size: 1 }, all, 0x1000n, 1)?.svm).toEqual({ exit_code: 0x7bn, exit_info_1: 0x600010n, exit_info_2: 0x1001n });
+    expect(l1_wants_insn_exit('svm', { op: 'out', port: 0x60, size: 1 }, ss.program!.l1, ss.mem, 0x1000n, 1)?.svm).toEqual({ exit_code: 0x7bn, exit_info_1: 0x600010n, exit_info_2: 0x1001n });
+  });
+
+  it('reads L1\'s I/O permission bits for every port an access touches (APM §15.10.1, SDM §26.1.3)', () => {
+    const io = (flavour: 'svm' | 'vmx', l1: Partial<L1ControlChoice>, port: number, size: 1 | 2 | 4, p = kvm) =>
+      runNestedFault(stream(flavour, [{ op: 'out', port, size }], l1), p).steps[0].by;
+    // A 4-byte OUT at 0x7ffe touches 0x7ffe-0x8001: the bit of 0x8000 (VMX bitmap B) intercepts it.
+    expect(io('vmx', { ioBitmaps: true, io_ports: [0x8000] }, 0x7ffe, 4)).toBe('l1');
+    expect(io('svm', { ioBitmaps: true, io_ports: [0x8000] }, 0x7ffe, 4)).toBe('l1');
+    expect(io('vmx', { ioBitmaps: true, io_ports: [0x8000] }, 0x7ffe, 4, profile('mutant-io-bitmap-first-port'))).toBe('l0');
+    // Wrapping past 0xffff: VMX exits whatever the bitmaps say; SVM's 12 KiB IOPM has bits there (clear).
+    expect(io('vmx', { ioBitmaps: true }, 0xfffe, 4)).toBe('l1');
+    expect(io('svm', { ioBitmaps: true }, 0xfffe, 4)).toBe('l0');
+    expect(io('svm', { ioBitmaps: true, io_ports: [0xffff] }, 0xfffe, 4)).toBe('l1');
+    // Without bitmaps: SVM never reflects; VMX by unconditional I/O exiting.
+    expect(io('svm', { ioBitmaps: false, io_ports: [0x60] }, 0x60, 1)).toBe('l0');
+    expect(io('vmx', { ioBitmaps: false, ioUncond: true }, 0x60, 1)).toBe('l1');
+  });
+
+  it('reads L1\'s MSR permission map; MSRs outside its ranges always exit (APM §15.11, SDM §25.6.9)', () => {
+    const msr = (flavour: 'svm' | 'vmx', l1: Partial<L1ControlChoice>, index: number) => {
+      const r = runNestedFault(stream(flavour, [{ op: 'rdmsr', msr: index }], l1), kvm);
+      return `${r.steps[0].by}${r.steps[0].exception ? `#${r.steps[0].exception.vector}` : ''}`;
+    };
+    expect([msr('svm', { msrBitmaps: true }, 0x12345), msr('svm', { msrBitmaps: false }, 0x12345)]).toEqual(['l1', 'l0#13']);
+    expect([msr('svm', { msrBitmaps: true }, 0xc0010000), msr('vmx', { msrBitmaps: true }, 0xc0010000)]).toEqual(['l0#13', 'l1']);
+    expect([msr('vmx', { msrBitmaps: true, msr_read: [0x174] }, 0x174), msr('vmx', { msrBitmaps: true, msr_write: [0x174] }, 0x174)]).toEqual(['l1', 'l0']);
+    expect(msr('vmx', { msrBitmaps: false }, 0x10)).toBe('l1');
   });
 
   it('applies SDM §25.2\'s PFEC rule: bit 14 set exits on a match, clear exits on a mismatch', () => {
-    const c = (bitmap: number, mask: number, match: number): L1Controls => ({ ...NO_INTERCEPTS, exception_bitmap: bitmap, pfec_mask: mask, pfec_match: match });
+    const base = stream('vmx', []).program!.l1;
+    const c = (bitmap: number, mask: number, match: number): L1Controls => ({ ...base, exception_bitmap: bitmap, pfec_mask: mask, pfec_match: match });
     expect(nested_vmx_is_page_fault_vmexit(c(1 << 14, 0, 0), 2n)).toBe(true);
     expect(nested_vmx_is_page_fault_vmexit(c(0, 0, 0), 2n)).toBe(false);
     expect(nested_vmx_is_page_fault_vmexit(c(1 << 14, 2, 2), 0n)).toBe(false);
@@ -111,9 +142,9 @@ describe('L2 instruction streams', () => {
     const outs: L2OpChoice = { op: 'outs', port: 0x1f0, size: 2, rep: 3, df: true, page: 'data', offset: 0x10 };
     const r = runNestedFault(stream('svm', [outs]), kvm);
     expect(r.steps[0].emulated).toEqual([0x400010n, 0x40000en, 0x40000cn]);
-    const k = runNestedFault(stream('svm', [outs], { io_ports: [0x1f0] }), kvm);
+    const k = runNestedFault(stream('svm', [outs], { ioBitmaps: true, io_ports: [0x1f0] }), kvm);
     expect([k.outcome, k.emulated.length, k.steps.length]).toEqual(['l1-io-exit', 0, 1]);
-    const bug = runNestedFault(stream('svm', [outs], { io_ports: [0x1f0] }), profile('cve-2020-2732'));
+    const bug = runNestedFault(stream('svm', [outs], { ioBitmaps: true, io_ports: [0x1f0] }), profile('cve-2020-2732'));
     expect(bug.steps.map((x) => x.by)).toEqual(['l1', 'emulator']);
   });
 
