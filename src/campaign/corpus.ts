@@ -19,6 +19,8 @@ import { fieldByName } from '../arch/vmx/fields.ts';
 import { getProfile } from '../engine/profile_list.ts';
 import { NestfuzzError, oneLine } from './errors.ts';
 import { contentHash, fromJson, toJson } from './serialize.ts';
+import { bigintFields, booleanFields, integerFields, isObject, isStringArray, type Json } from './jsonShape.ts';
+import { streamProblem } from './corpusStream.ts';
 
 export const CORPUS_SCHEMA_VERSION = 1;
 
@@ -128,16 +130,6 @@ export interface LoadCorpusOptions {
   isProfile?: (name: string) => boolean;
 }
 
-type Json = Record<string, unknown>;
-
-function isObject(v: unknown): v is Json {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-function isStringArray(v: unknown): v is string[] {
-  return Array.isArray(v) && v.every((x) => typeof x === 'string');
-}
-
 const VMX_PATHS = ['vmlaunch', 'vmresume', 'set-nested-state'];
 
 /** What is wrong with a nested-VMX scenario, or null (shape only, as for SVM). */
@@ -161,21 +153,6 @@ function vmxScenarioProblem(s: Json, at: string): string | null {
 }
 
 const MEM_KEY = /^0x[0-9a-f]+$/;
-
-function bigintFields(o: Json, at: string, names: readonly string[]): string | null {
-  for (const k of names) if (typeof o[k] !== 'bigint') return `${at}.${k} is missing or not a bigint`;
-  return null;
-}
-
-function integerFields(o: Json, at: string, names: readonly string[]): string | null {
-  for (const k of names) if (typeof o[k] !== 'number' || !Number.isInteger(o[k])) return `${at}.${k} is missing or not an integer`;
-  return null;
-}
-
-function booleanFields(o: Json, at: string, names: readonly string[]): string | null {
-  for (const k of names) if (typeof o[k] !== 'boolean') return `${at}.${k} is missing or not a boolean`;
-  return null;
-}
 
 /** What is wrong with a nested-paging scenario (NestedFaultScenario), or null (shape only). */
 function mmuScenarioProblem(s: Json, at: string): string | null {
@@ -219,7 +196,8 @@ function mmuScenarioProblem(s: Json, at: string): string | null {
   const sp = bigintFields(s.stale_svm, `${at}.stale_svm`, ['exit_code', 'exit_info_1', 'exit_info_2']);
   if (sp !== null) return sp;
   if (!isObject(s.stale_vmx)) return `${at}.stale_vmx is missing`;
-  return integerFields(s.stale_vmx, `${at}.stale_vmx`, ['reason']) ?? bigintFields(s.stale_vmx, `${at}.stale_vmx`, ['qual', 'gpa', 'gla']);
+  return integerFields(s.stale_vmx, `${at}.stale_vmx`, ['reason']) ?? bigintFields(s.stale_vmx, `${at}.stale_vmx`, ['qual', 'gpa', 'gla'])
+    ?? streamProblem(s, at);
 }
 
 /** What is wrong with a scenario, or null (shape only: the engine judges the values). */

@@ -7,8 +7,17 @@ import {
 import { NestfuzzError } from '../../src/campaign/errors.ts';
 import { toJson } from '../../src/campaign/serialize.ts';
 import { fakeLookup, sampleCase, tempDir, asSvm } from './helpers.ts';
+import { buildNestedFaultCase, DEFAULT_NESTED_FAULT_CHOICE } from '../../src/arbitraries/nestedFault.ts';
+import { NO_INTERCEPTS } from '../../src/arbitraries/l2program.ts';
 
 const isProperty = (id: string): boolean => fakeLookup(id) !== undefined;
+
+/** A nested-paging stream case stored as a corpus entry, with its program edited by `edit`. */
+function streamEntry(edit: (prog: Record<string, unknown>) => void): CorpusEntry {
+  const c = buildNestedFaultCase({ ...DEFAULT_NESTED_FAULT_CHOICE, program: { ops: [{ op: 'cpuid' }], l1: NO_INTERCEPTS, rspOffset: 0 } }, []);
+  edit(c.scenario.program as unknown as Record<string, unknown>);
+  return { ...entry(), case: c } as unknown as CorpusEntry;
+}
 
 function entry(over: Partial<CorpusEntry> = {}): CorpusEntry {
   const c = sampleCase();
@@ -103,6 +112,9 @@ describe('corpus', () => {
       ['expected other than fail', toJson({ ...entry(), expected: 'pass' }), /expected/],
       ['a case without a scenario', toJson({ ...entry(), case: { base: sampleCase().base, mutations: [] } }), /case\.scenario/],
       ['a top-level array', '[]', /not a JSON object/],
+      ['an L2 stream with an unknown instruction', toJson(streamEntry((prog) => { prog.ops = [{ op: 'jmp' }]; })), /program\.ops\[0\]\.op must be one of/],
+      ['an L2 stream whose MOV has no address', toJson(streamEntry((prog) => { prog.ops = [{ op: 'mov', store: true, size: 4 }]; })), /program\.ops\[0\]\.gva/],
+      ['an L2 stream with a bad I/O mode', toJson(streamEntry((prog) => { (prog.l1 as Record<string, unknown>).io = 'some'; })), /program\.l1\.io/],
     ];
     for (const [what, text, re] of bad) {
       it(`should throw NESTFUZZ_CORPUS_SCHEMA with one line for ${what}`, () => {
@@ -110,7 +122,7 @@ describe('corpus', () => {
         writeFileSync(file, text);
         const e = schemaError(() => loadCorpusFile(file, { isProperty }));
         expect(e.code).toBe('NESTFUZZ_CORPUS_SCHEMA');
-        expect(e.message).toMatch(re);
+        expect(e.message, e.message).toMatch(re);
         expect(e.message).toContain(file);
         expect(e.toLine()).not.toContain('\n');
         expect(e.fix).not.toBe('');
