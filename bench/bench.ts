@@ -213,7 +213,7 @@ function detect(p: NestfuzzProperty, profile: Profile, seed: number): { ms: numb
   if (!found) return null;
   const shrunk = revertToBase(found, (c) => !p.predicate(c, ctx).ok).case;
   // A nested-paging case: its baselines randomize the page tables, so only its own shrunk difference matters.
-  if (found.scenario.arch === 'mmu') return { ms, runs, diffs: caseDifferences(shrunk).length, paths: caseDifferences(shrunk).map((x) => x.path.join('.')) };
+  if (found.scenario.arch !== 'svm' && found.scenario.arch !== 'vmx') return { ms, runs, diffs: caseDifferences(shrunk).length, paths: caseDifferences(shrunk).map((x) => x.path.join('.')) };
   // Judged against the baselines' own starting point (default L1, VMRUN, empty L2 program): what
   // besides vmcb12 the counterexample needs.
   const towardDefault = revertToBase({ ...found, base: defaultCaseFor(found.scenario.arch).scenario } as AnyCase, (c) => !p.predicate(c, ctx).ok).case;

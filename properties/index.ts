@@ -33,7 +33,18 @@ import { property as mmuNoWarn } from './mmu/mmu-no-warn.ts';
 import { property as walkerMatchesSpec } from './mmu/walker-matches-spec.ts';
 import { property as interceptedNeverEmulated } from './mmu/intercepted-never-emulated.ts';
 import { property as l2ExitRouting } from './mmu/l2-exit-routing.ts';
+import { property as permissionFaultMatchesSdm } from './mmu/permission-fault-matches-sdm.ts';
 
+import { property as privateNeverEmulated } from './mmu/private-never-emulated.ts';
+import { property as privateNeverMmioCached } from './mmu/private-never-mmio-cached.ts';
+import { property as memoryFaultExitExact } from './mmu/memory-fault-exit-exact.ts';
+import { property as syntheticBitsNeverReachGuest } from './mmu/synthetic-bits-never-reach-guest.ts';
+import { property as faultErrorCodeExact } from './mmu/fault-error-code-exact.ts';
+import { property as legacyPfUpperBitsZero } from './mmu/legacy-pf-upper-bits-zero.ts';
+import { property as noslotNeverMapsPfn } from './mmu/noslot-never-maps-pfn.ts';
+import { property as asyncPfNeverPrivate } from './mmu/async-pf-never-private.ts';
+import { property as l2InternalSlots } from './mmu/l2-internal-slots.ts';
+import { property as pageFaultNoWarn } from './mmu/page-fault-no-warn.ts';
 export const PROPERTY_LIST: NestfuzzProperty[] = [
   vmrunFailureClean,
   vmrunVerdictMatchesApm,
@@ -69,7 +80,19 @@ export const PROPERTY_LIST: NestfuzzProperty[] = [
   walkerMatchesSpec,
   interceptedNeverEmulated,
   l2ExitRouting,
+  permissionFaultMatchesSdm,
   mmuNoWarn,
+  // KVM MMU page-fault path
+  privateNeverEmulated,
+  privateNeverMmioCached,
+  memoryFaultExitExact,
+  syntheticBitsNeverReachGuest,
+  faultErrorCodeExact,
+  legacyPfUpperBitsZero,
+  noslotNeverMapsPfn,
+  asyncPfNeverPrivate,
+  l2InternalSlots,
+  pageFaultNoWarn,
 ];
 
 export const PROPERTIES: ReadonlyMap<string, NestfuzzProperty> = new Map(PROPERTY_LIST.map((p) => [p.id, p]));

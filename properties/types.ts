@@ -6,6 +6,8 @@ import type { SvmScenario } from '../src/engine/svm/scenario.ts';
 import type { BaseChoice } from '../src/arbitraries/_internals/builders/baseScenario.ts';
 import type { NestedFaultCase } from '../src/arbitraries/nestedFault.ts';
 import type { VmxCase } from '../src/arbitraries/vmxScenario.ts';
+import type { PermissionScenario } from '../src/engine/mmu/permission_check.ts';
+import type { PageFaultScenario } from '../src/engine/mmu/page_fault/scenario.ts';
 
 export type { NestedFaultCase, VmxCase };
 
@@ -22,8 +24,22 @@ export interface SvmCase {
   choice?: BaseChoice;
 }
 
-/** A generated case of either flavour; `isVmxCase` tells them apart. */
-export type AnyCase = SvmCase | VmxCase | NestedFaultCase;
+/** One permission_fault check (issue #6): the inputs, their valid base, the mutations applied. */
+export interface PermissionCase {
+  scenario: PermissionScenario;
+  base: PermissionScenario;
+  mutations: string[];
+}
+
+/** One fault through KVM's MMU page-fault path (issue #6). */
+export interface PageFaultCase {
+  scenario: PageFaultScenario;
+  base: PageFaultScenario;
+  mutations: string[];
+}
+
+/** A generated case of any kind; the scenario's `arch` tells them apart (isVmxCase, …). */
+export type AnyCase = SvmCase | VmxCase | NestedFaultCase | PermissionCase | PageFaultCase;
 
 export function isVmxCase(c: AnyCase): c is VmxCase {
   return c.scenario.arch === 'vmx';
@@ -31,6 +47,14 @@ export function isVmxCase(c: AnyCase): c is VmxCase {
 
 export function isNestedFaultCase(c: AnyCase): c is NestedFaultCase {
   return c.scenario.arch === 'mmu';
+}
+
+export function isPermissionCase(c: AnyCase): c is PermissionCase {
+  return c.scenario.arch === 'mmu-perm';
+}
+
+export function isPageFaultCase(c: AnyCase): c is PageFaultCase {
+  return c.scenario.arch === 'mmu-pf';
 }
 
 export interface PropertyContext {

@@ -21,6 +21,7 @@ import { NestfuzzError, oneLine } from './errors.ts';
 import { contentHash, fromJson, toJson } from './serialize.ts';
 import { bigintFields, booleanFields, integerFields, isObject, isStringArray, type Json } from './jsonShape.ts';
 import { streamProblem } from './corpusStream.ts';
+import { pageFaultScenarioProblem, permissionScenarioProblem } from './corpusFaults.ts';
 
 export const CORPUS_SCHEMA_VERSION = 1;
 
@@ -205,7 +206,9 @@ function scenarioProblem(s: unknown, at: string): string | null {
   if (!isObject(s)) return `${at} is not an object`;
   if (s.arch === 'vmx') return vmxScenarioProblem(s, at);
   if (s.arch === 'mmu') return mmuScenarioProblem(s, at);
-  if (s.arch !== 'svm') return `${at}.arch is ${JSON.stringify(s.arch)}, expected "svm", "vmx" or "mmu"`;
+  if (s.arch === 'mmu-perm') return permissionScenarioProblem(s, at);
+  if (s.arch === 'mmu-pf') return pageFaultScenarioProblem(s, at);
+  if (s.arch !== 'svm') return `${at}.arch is ${JSON.stringify(s.arch)}, expected "svm", "vmx", "mmu", "mmu-perm" or "mmu-pf"`;
   if (typeof s.entry !== 'string') return `${at}.entry is missing`;
   if (!isObject(s.l1)) return `${at}.l1 is missing`;
   if (!isObject(s.vmcb12) || !isObject(s.vmcb12.control) || !isObject(s.vmcb12.save)) return `${at}.vmcb12 is missing or has no control/save area`;

@@ -83,7 +83,7 @@ export function formatReplay(r: ReplayResult): string {
   }
   out.push('');
   if (r.l1Summary.length > 0) {
-    out.push(r.arch === 'mmu' ? '== access, L2 paging and L1\'s TDP' : '== L1 and nested setup');
+    out.push(`== ${r.setupTitle}`);
     out.push(...r.l1Summary);
     out.push('');
   }

@@ -6,7 +6,7 @@
 // Pure: the same file gives the same data on every run.
 
 import { getProperty } from '../../properties/index.ts';
-import { isNestedFaultCase, isVmxCase, type AnyCase, type NestfuzzProperty, type PropertyContext } from '../../properties/types.ts';
+import { isNestedFaultCase, isPageFaultCase, isPermissionCase, isVmxCase, type AnyCase, type NestfuzzProperty, type PropertyContext } from '../../properties/types.ts';
 import { dumpVmcb } from '../arch/svm/dump.ts';
 import { vmxMsrName, vmxMsrValue, MSR_IA32_VMX } from '../arch/vmx/caps.ts';
 import { dumpVmcs12 } from '../arch/vmx/dump.ts';
@@ -24,6 +24,8 @@ import { fieldDiff, type FieldDiff } from './fieldDiff.ts';
 import { safeVerdict } from './runner.ts';
 import { requireProfile } from './select.ts';
 import { buildWalkView, renderWalkView, type WalkView } from './walkView.ts';
+import { pageFaultSetup, renderPageFault } from './pageFaultView.ts';
+import { renderPermission } from './permissionView.ts';
 
 export interface ReplayTrace {
   profile: string;
@@ -59,6 +61,8 @@ export interface ReplayResult {
   dump: string;
   /** VMX: L1, the entry path, launch state and the capability MSRs. MMU: the access, L2 paging and L1's TDP. */
   l1Summary: string[];
+  /** Heading of l1Summary. */
+  setupTitle: string;
   /** MMU only: the walk view as data (on the entry's profile); null for SVM / VMX cases. */
   walkView: WalkView | null;
   /** The scenario against its valid base (paths like `vmcb12.control.asid`). */
@@ -137,15 +141,21 @@ export function vmxL1Summary(s: VmxScenario): string[] {
   return out;
 }
 
-function caseDump(c: AnyCase, profile: Profile): Pick<ReplayResult, 'arch' | 'dumpTitle' | 'dump' | 'l1Summary' | 'walkView'> {
+function caseDump(c: AnyCase, profile: Profile): Pick<ReplayResult, 'arch' | 'dumpTitle' | 'dump' | 'l1Summary' | 'setupTitle' | 'walkView'> {
   if (isNestedFaultCase(c)) {
     const view = buildWalkView(c.scenario, profile);
-    return { arch: 'mmu', dumpTitle: `nested paging walk on ${profile.name}`, dump: renderWalkView(view).join('\n'), l1Summary: view.setup, walkView: view };
+    return { arch: 'mmu', dumpTitle: `nested paging walk on ${profile.name}`, dump: renderWalkView(view).join('\n'), l1Summary: view.setup, setupTitle: 'access, L2 paging and L1\'s TDP', walkView: view };
+  }
+  if (isPageFaultCase(c)) {
+    return { arch: 'mmu', dumpTitle: `MMU page-fault path on ${profile.name}`, dump: renderPageFault(c.scenario, profile).join('\n'), l1Summary: pageFaultSetup(c.scenario), setupTitle: 'VM, memslots and the fault', walkView: null };
+  }
+  if (isPermissionCase(c)) {
+    return { arch: 'mmu', dumpTitle: `permission_fault on ${profile.name}`, dump: renderPermission(c.scenario, profile).join('\n'), l1Summary: [], setupTitle: '', walkView: null };
   }
   if (isVmxCase(c)) {
-    return { arch: 'vmx', dumpTitle: 'vmcs12', dump: dumpVmcs12(c.scenario.vmcs12, { names: vmcs12Namer }), l1Summary: vmxL1Summary(c.scenario), walkView: null };
+    return { arch: 'vmx', dumpTitle: 'vmcs12', dump: dumpVmcs12(c.scenario.vmcs12, { names: vmcs12Namer }), l1Summary: vmxL1Summary(c.scenario), setupTitle: 'L1 and nested setup', walkView: null };
   }
-  return { arch: 'svm', dumpTitle: 'vmcb12', dump: dumpVmcb(c.scenario.vmcb12), l1Summary: [], walkView: null };
+  return { arch: 'svm', dumpTitle: 'vmcb12', dump: dumpVmcb(c.scenario.vmcb12), l1Summary: [], setupTitle: 'L1 and nested setup', walkView: null };
 }
 
 /** Load (NESTFUZZ_CORPUS_SCHEMA on a bad file) and replay one corpus file. */

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { expect } from 'vitest';
-import { isNestedFaultCase, isVmxCase, type AnyCase, type NestfuzzProperty, type SvmCase } from '../../properties/types.ts';
+import type { AnyCase, NestfuzzProperty, SvmCase } from '../../properties/types.ts';
 import { defaultL1 } from '../../src/arbitraries/_internals/builders/defaultL1.ts';
 import { validVmcb12 } from '../../src/arbitraries/_internals/builders/validVmcb12.ts';
 import { run } from '../../src/engine/svm/run.ts';
@@ -150,8 +150,8 @@ export function fakeLookup(id: string): NestfuzzProperty | undefined {
 
 /** Narrow a case the SVM fixtures produced (campaign code hands them back as AnyCase). */
 export function asSvm(c: AnyCase): SvmCase {
-  if (isVmxCase(c) || isNestedFaultCase(c)) throw new Error('expected an SVM case');
-  return c;
+  if (c.scenario.arch !== 'svm') throw new Error('expected an SVM case');
+  return c as SvmCase;
 }
 
 /** Runs the CLI (`node --import tsx src/cli.ts …`) from the repository root. */

@@ -77,7 +77,7 @@ describe('campaign over nested VMX', () => {
       ['an unknown vmcs12 field', (v) => { (v.case.scenario.vmcs12 as Record<string, unknown>).no_such_field = 1; }, /case\.scenario\.vmcs12 has unknown field "no_such_field"/],
       ['missing caps', (v) => { delete v.case.scenario.caps; }, /case\.scenario\.caps is missing/],
       ['a bad launch state', (v) => { v.case.base.launch_state = 'running'; }, /case\.base\.launch_state is "running"/],
-      ['an unknown arch', (v) => { v.case.scenario.arch = 'tdx'; }, /arch is "tdx", expected "svm", "vmx" or "mmu"/],
+      ['an unknown arch', (v) => { v.case.scenario.arch = 'tdx'; }, /arch is "tdx", expected "svm", "vmx", "mmu", "mmu-perm" or "mmu-pf"/],
     ];
     for (const [, mutate, re] of variants) {
       const v = fromJson(readFileSync(file, 'utf8')) as typeof good;

@@ -48,6 +48,12 @@ export interface PermissionBitmask {
 export interface PermissionState extends PermissionBitmask {
   rflags: bigint;
   pkru: number;
+  /**
+   * Patch 'mmu-smap-implicit-access' (4f4aa80e3b88): PFERR_IMPLICIT_ACCESS keeps SMAP in force
+   * whatever EFLAGS.AC says. false = the mutant where EFLAGS.AC lifts SMAP for implicit supervisor
+   * accesses too. Absent = true: every kernel profile has the patch.
+   */
+  smap_implicit?: boolean;
 }
 
 const RFLAGS_AC = 1n << 18n;
@@ -133,7 +139,10 @@ export function update_permission_bitmask(role: PermissionRole): PermissionBitma
  */
 export function permission_fault(m: PermissionState, pte_access: number, pkey: number, pfec: bigint): bigint {
   const ac = (m.rflags & RFLAGS_AC) !== 0n;
-  const implicit = (pfec & PFERR.IMPLICIT_ACCESS) !== 0n;
+  // SDM §4.6.1: EFLAGS.AC lifts SMAP for explicit supervisor accesses only; an implicit one (GDT,
+  // IDT, TSS, … — KVM's emulator marks them PFERR_IMPLICIT_ACCESS) is always checked. Without the
+  // patch the flag is not looked at and AC lifts SMAP for implicit accesses as well.
+  const implicit = (m.smap_implicit ?? true) && (pfec & PFERR.IMPLICIT_ACCESS) !== 0n;
   // The index trick: an explicit supervisor access with EFLAGS.AC=1 looks up the row with RSVD set,
   // where SMAP's contribution was left out.
   const not_smap = ac && !implicit;

@@ -11,7 +11,7 @@
 //  - CR0.PG=0: no L2 paging (nonpaging_gva_to_gpa): GPA = GVA, only the final nested translation runs.
 
 import { CR0, CR4, EFER } from '../../arch/svm/defs.ts';
-import type { Profile } from '../profiles.ts';
+import { has, type Profile } from '../profiles.ts';
 import { cc, type Trace } from '../trace.ts';
 import { ACC_ALL, update_permission_bitmask } from './permission.ts';
 import { translate_nested_gpa } from './nested_tdp.ts';
@@ -114,7 +114,7 @@ export function walk_addr_generic(ctx: WalkCtx, g: GuestPaging, tdp: NestedTdp |
     ad: true,
     mbec: false,
     execonly: false,
-    perm: { ...perm, rflags: g.rflags, pkru: g.pkru },
+    perm: { ...perm, rflags: g.rflags, pkru: g.pkru, smap_implicit: has(ctx.p, 'mmu-smap-implicit-access') },
     fetch_in_pfec,
     nested: false,
   };
