@@ -2,7 +2,7 @@
 //  - engine VMRUN emulations/s (valid base; generated mix), VMLAUNCH emulations/s (likewise, nested VMX)
 //  - walker: walk_addr_generic walks/s (4-level L2 walk through a 4-level EPT, every table page and the
 //    final GPA nested-translated), runNestedFault cases/s on the generated nestedFaultCase mix, and on
-//    L2 instruction streams alone
+//    L2 instruction streams alone; page faults/s through the MMU page-fault path (issue #6)
 //  - property runs/s (generation + engine + predicate), per property on kvm-next
 //  - per bug profile, over 5 seeds: median time and runs to first detection, shrunk size
 //  - baselines on the same bug profiles: uniform-random VMCB page, AFL-style byte havoc on the valid
@@ -10,7 +10,9 @@
 //    For VMX bug profiles the "page" is vmcs12's fields packed in encoding order (each at its width).
 //    For nested-paging (arch 'mmu') bug profiles the baselines randomize the page tables instead:
 //    every table word of the complete default mapping uniform random, or havoc on 1–8 of them (half
-//    of those cases with a random L2 instruction stream, and a random cached shadow-EPT root).
+//    of those cases with a random L2 instruction stream, and a random cached shadow-EPT root). For the
+//    page-fault profiles: every choice field and the hardware error code / address uniform random, or
+//    havoc on the base's error code and address; permission_fault: every input uniform.
 
 import fc from 'fast-check';
 import seedrandom from 'seedrandom';
@@ -20,6 +22,8 @@ import { buildVmxCase, vmxCase } from '../src/arbitraries/vmxScenario.ts';
 import { DEFAULT_NESTED_FAULT_CHOICE, buildNestedFaultCase, nestedFaultCase } from '../src/arbitraries/nestedFault.ts';
 import { runNestedFault } from '../src/engine/mmu/nested_fault.ts';
 import { l2ProgramChoice } from '../src/arbitraries/l2program.ts';
+import { buildPageFaultCase, DEFAULT_PAGE_FAULT_CHOICE, pageFaultCase, type PageFaultChoice } from '../src/arbitraries/pageFault.ts';
+import { runPageFault } from '../src/engine/mmu/page_fault/run.ts';
 import { PFERR } from '../src/engine/mmu/types.ts';
 import { walk_addr_generic } from '../src/engine/mmu/walker.ts';
 import { Trace } from '../src/engine/trace.ts';
@@ -99,6 +103,12 @@ const nestedFaultMix = (() => {
   const mix = fc.sample(nestedFaultCase(), { numRuns: 5000, seed: 42 }).map((c) => c.scenario);
   let mi = 0;
   return rate(() => runNestedFault(mix[mi++ % mix.length], kvmNext), 2000);
+})();
+// The KVM MMU page-fault path (issue #6): faults/s on the generated pageFaultCase mix.
+const faultsPerS = (() => {
+  const mix = fc.sample(pageFaultCase(), { numRuns: 5000, seed: 44 }).map((c) => c.scenario);
+  let mi = 0;
+  return rate(() => runPageFault(mix[mi++ % mix.length], kvmNext), 2000);
 })();
 // L2 instruction streams only (1–4 instructions, routing, MMIO emulation, string I/O).
 const streamMix = (() => {
@@ -285,6 +295,9 @@ const havocPage: PageGen = (rng, arch) => {
  */
 function mmuBaseline(p: NestfuzzProperty, profile: Profile, seed: number, mode: 'uniform' | 'havoc', budgetMs: number): number {
   const ctx = ctxFor(p, profile);
+  const kind = fc.sample(p.arbitrary(), { numRuns: 1, seed: 1 })[0].scenario.arch;
+  if (kind === 'mmu-pf') return pageFaultBaseline(p, ctx, seed, mode, budgetMs);
+  if (kind === 'mmu-perm') return permissionBaseline(p, ctx, seed, budgetMs);
   const rng = seedrandom(`mmu-baseline-${seed}`);
   const u64 = (): bigint => (BigInt(rng.int32() >>> 0) << 32n) | BigInt(rng.int32() >>> 0);
   const t0 = performance.now();
@@ -308,6 +321,54 @@ function mmuBaseline(p: NestfuzzProperty, profile: Profile, seed: number, mode: 
       }
       if (!p.predicate(c, ctx).ok) return performance.now() - t0;
     }
+  }
+  return budgetMs;
+}
+
+/**
+ * Page-fault baselines: 'uniform' draws every PageFaultChoice field uniformly (no bias toward the
+ * mapped base) with a uniform random 64-bit hardware error code and address; 'havoc' flips 1–8
+ * random bits of the base's error code and address and one random choice field.
+ */
+function pageFaultBaseline(p: NestfuzzProperty, ctx: PropertyContext, seed: number, mode: 'uniform' | 'havoc', budgetMs: number): number {
+  const rng = seedrandom(`pf-baseline-${seed}`);
+  const u64 = (): bigint => (BigInt(rng.int32() >>> 0) << 32n) | BigInt(rng.int32() >>> 0);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)];
+  const d = DEFAULT_PAGE_FAULT_CHOICE;
+  const fields: Record<string, readonly unknown[]> = {
+    vm_type: ['default', 'sw-protected', 'snp'], entry: ['npf', 'ept-violation', 'pf-intercept'],
+    target: ['ram', 'gmem', 'noslot', 'readonly', 'apic-access', 'tss', 'identity-map', 'invalid-slot'], access: ['read', 'write', 'fetch'],
+    impossibleBits: ['none', 'upper', 'implicit', 'private'], backing: ['ok', 'hwpoison', 'error'],
+  };
+  const t0 = performance.now();
+  while (performance.now() - t0 < budgetMs) {
+    for (let i = 0; i < 50; i++) {
+      const c: Record<string, unknown> = { ...d };
+      const keys = Object.keys(d);
+      if (mode === 'uniform') for (const k of keys) c[k] = fields[k] ? pick(fields[k]) : typeof d[k as keyof typeof d] === 'boolean' ? rng() < 0.5 : Math.floor(rng() * 0x1000);
+      else { const k = pick(keys); c[k] = fields[k] ? pick(fields[k]) : typeof d[k as keyof typeof d] === 'boolean' ? !d[k as keyof typeof d] : Math.floor(rng() * 0x1000); }
+      const pc = buildPageFaultCase(c as unknown as PageFaultChoice);
+      if (mode === 'uniform') { pc.scenario.hw_error_code = u64(); pc.scenario.address = u64() & 0xffffffffffn; }
+      else for (let n = 1 + Math.floor(rng() * 8); n > 0; n--) {
+        if (rng() < 0.5) pc.scenario.hw_error_code ^= 1n << BigInt(Math.floor(rng() * 64));
+        else pc.scenario.address ^= 1n << BigInt(Math.floor(rng() * 40));
+      }
+      if (!p.predicate(pc, ctx).ok) return performance.now() - t0;
+    }
+  }
+  return budgetMs;
+}
+
+/** permission_fault's inputs are small: the baseline is every field uniform (what its arbitrary already is). */
+function permissionBaseline(p: NestfuzzProperty, ctx: PropertyContext, seed: number, budgetMs: number): number {
+  const rng = seedrandom(`perm-baseline-${seed}`);
+  const t0 = performance.now();
+  while (performance.now() - t0 < budgetMs) {
+    const s = {
+      arch: 'mmu-perm' as const, cr0_wp: rng() < 0.5, cr4_smep: rng() < 0.5, cr4_smap: rng() < 0.5, cr4_pke: rng() < 0.5, efer_nx: rng() < 0.5, efer_lma: rng() < 0.5,
+      rflags_ac: rng() < 0.5, pfec: BigInt(Math.floor(rng() * 32) & 0x16) | (rng() < 0.25 ? 1n << 48n : 0n), pte_access: Math.floor(rng() * 16), pkey: Math.floor(rng() * 16), pkru: rng.int32() >>> 0,
+    };
+    if (!p.predicate({ scenario: s, base: s, mutations: [] }, ctx).ok) return performance.now() - t0;
   }
   return budgetMs;
 }
@@ -359,7 +420,7 @@ const report = {
     vmrun_per_s_valid: Math.round(engineValid), vmrun_per_s_mix: Math.round(engineMix),
     vmlaunch_per_s_valid: Math.round(vmlaunchValid), vmlaunch_per_s_mix: Math.round(vmlaunchMix),
   },
-  walker: { walks_per_s_4level_over_ept4: Math.round(walksPerS), nested_fault_per_s_mix: Math.round(nestedFaultMix), l2_streams_per_s: Math.round(streamMix) },
+  walker: { walks_per_s_4level_over_ept4: Math.round(walksPerS), nested_fault_per_s_mix: Math.round(nestedFaultMix), l2_streams_per_s: Math.round(streamMix), page_faults_per_s: Math.round(faultsPerS) },
   check_reach: { cases: reachCount, checks: checkReach },
   properties: { runs_per_s: Object.fromEntries(Object.entries(propertyRates).map(([k, v]) => [k, Math.round(v)])), median_runs_per_s: Math.round(propertyMedian) },
   detection: { seeds: SEEDS.length, budget_ms: DETECT_BUDGET_MS, baseline_min_budget_ms: BASELINE_BUDGET_MS, profiles: detections.map((d) => ({ ...d, baselineRandomMs: Number.isFinite(d.baselineRandomMs) ? d.baselineRandomMs : null, baselineHavocMs: Number.isFinite(d.baselineHavocMs) ? d.baselineHavocMs : null, randomRatio: Number.isFinite(d.randomRatio) ? d.randomRatio : null, havocRatio: Number.isFinite(d.havocRatio) ? d.havocRatio : null })), unmeasured },
@@ -371,7 +432,7 @@ if (json) {
   const f = (x: number) => (Number.isFinite(x) ? (x >= 100 ? Math.round(x).toString() : x.toFixed(1)) : '-');
   console.log(`engine: ${report.engine.vmrun_per_s_valid} VMRUN/s (valid base), ${report.engine.vmrun_per_s_mix} VMRUN/s (generated mix)`);
   console.log(`engine: ${report.engine.vmlaunch_per_s_valid} VMLAUNCH/s (valid base), ${report.engine.vmlaunch_per_s_mix} VMLAUNCH/s (generated vmxCase mix)`);
-  console.log(`walker: ${report.walker.walks_per_s_4level_over_ept4} walks/s (walk_addr_generic, 4-level L2 walk through a 4-level EPT), ${report.walker.nested_fault_per_s_mix} runNestedFault/s (generated nestedFaultCase mix), ${report.walker.l2_streams_per_s} L2 instruction streams/s`);
+  console.log(`walker: ${report.walker.walks_per_s_4level_over_ept4} walks/s (walk_addr_generic, 4-level L2 walk through a 4-level EPT), ${report.walker.nested_fault_per_s_mix} runNestedFault/s (generated nestedFaultCase mix), ${report.walker.l2_streams_per_s} L2 instruction streams/s, ${report.walker.page_faults_per_s} page faults/s (MMU page-fault path, generated pageFaultCase mix)`);
   console.log(`check reach over ${report.check_reach.cases} generated cases (kvm-next): % of runs evaluating / failing each check`);
   for (const [id, r] of Object.entries(report.check_reach.checks)) console.log(`  ${id.padEnd(38)} ${r.evaluated_pct.toFixed(2).padStart(6)}%  ${r.failed_pct.toFixed(2).padStart(6)}%`);
   console.log(`properties (kvm-next, runs/s): median ${report.properties.median_runs_per_s}`);
