@@ -9,6 +9,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { l1FromState } from './campaign/l1State.ts';
 import { checkVmcbPage, readVmcbPages } from './campaign/checkPage.ts';
 import { checkVmxScenario, formatVmcs12Verdict, readVmcs12States, vmxScenarioFromState } from './campaign/checkVmcs12.ts';
+import { writeCampaignFiles } from './campaign/campaignFiles.ts';
 import { NestfuzzError, oneLine } from './campaign/errors.ts';
 import { formatCampaignSummary, formatListing, formatReplay, replayJson } from './campaign/format.ts';
 import { listing } from './campaign/list.ts';
@@ -16,6 +17,8 @@ import { createCliLogger } from './campaign/log.ts';
 import { replayCorpusFile } from './campaign/replay.ts';
 import { runCampaign, type CampaignProgress } from './campaign/runner.ts';
 import { requireProfile } from './campaign/select.ts';
+import { mergeCampaigns } from './campaign/merge.ts';
+import { formatTriage, triage } from './campaign/triage.ts';
 import { toJson } from './campaign/serialize.ts';
 import { DEFAULT_PROFILE } from './engine/profile_list.ts';
 import type { Profile } from './engine/profiles.ts';
@@ -23,15 +26,17 @@ import type { Profile } from './engine/profiles.ts';
 const USAGE = `usage: nestfuzz <command> [options]
 
   fuzz    [--time 30s|2m|500ms] [--runs N] [--seed S] [--property GLOB]... [--profile NAME]...
-          [--compare A,B] [--strict-arch] [--out DIR] [--json]
+          [--compare A,B] [--strict-arch] [--shard i/n] [--out DIR] [--json]
   replay  <corpus-file> [--json]
+  merge   <campaign-dir>... --out DIR
+  triage  <campaign-dir> [--known CORPUS-DIR] [--json]
   list    [--json]
   check   --vmcb <page.bin|dir> [--l1 state.json] [--profile NAME] [--json]
   check   --vmcs12 <state.json|dir> [--profile NAME] [--json]
   help
 `;
 
-const COMMANDS = ['fuzz', 'replay', 'list', 'check', 'help'] as const;
+const COMMANDS = ['fuzz', 'replay', 'list', 'check', 'merge', 'triage', 'help'] as const;
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -97,6 +102,7 @@ async function cmdFuzz(args: string[]): Promise<number> {
     profile: { type: 'string', multiple: true },
     compare: { type: 'string' },
     'strict-arch': { type: 'boolean' },
+    shard: { type: 'string' },
     out: { type: 'string' },
     json: { type: 'boolean' },
   }, 0);
@@ -107,15 +113,21 @@ async function cmdFuzz(args: string[]): Promise<number> {
   const runs = values.runs === undefined ? undefined : parseRuns(values.runs);
   const compare = values.compare === undefined ? undefined : parseCompare(values.compare);
   const profiles = values.profile?.map(requireProfile);
+  const shard = values.shard === undefined ? undefined : parseShard(values.shard);
 
   const tty = Boolean(process.stderr.isTTY);
   const logger = createCliLogger({ clearLine: tty });
   const ac = new AbortController();
-  const onSigint = (): void => {
+  // SIGINT (Ctrl-C) and SIGTERM (CI timeouts, `kill`) both stop the campaign, which still returns
+  // what it found. The first one removes both handlers, so a second signal ends the process at once.
+  const stopSignals = ['SIGINT', 'SIGTERM'] as const;
+  const onStopSignal = (signal: NodeJS.Signals): void => {
+    for (const s of stopSignals) process.off(s, onStopSignal);
     ac.abort();
-    logger.warn({}, 'SIGINT: stopping; counterexamples found so far are saved (Ctrl-C again to quit now)');
+    const again = signal === 'SIGINT' ? 'Ctrl-C' : 'send the signal';
+    logger.warn({ signal }, `${signal}: stopping; counterexamples found so far are saved (${again} again to quit now)`);
   };
-  process.once('SIGINT', onSigint);
+  for (const s of stopSignals) process.on(s, onStopSignal);
   let progressShown = false;
   const onProgress = (p: CampaignProgress): void => {
     if (!tty || p.elapsedMs < 1000) return;
@@ -133,17 +145,51 @@ async function cmdFuzz(args: string[]): Promise<number> {
       ...(runs !== undefined ? { runs } : {}),
       strictArch: values['strict-arch'] ?? false,
       outDir: values.out ?? '.',
+      ...(shard ? { shard } : {}),
       onProgress,
       logger,
       signal: ac.signal,
     });
     if (progressShown) process.stderr.write('\r\x1b[K');
+    // summary.json and junit.xml for every outcome: held, failed or interrupted. A failure to write
+    // them is logged and leaves the exit code to the campaign (1 failed, 130 interrupted, 0 held).
+    try {
+      const files = writeCampaignFiles(values.out ?? '.', result);
+      logger.info({ summary: files.summaryFile, junit: files.junitFile }, 'campaign reports written');
+    } catch (e) {
+      logger.error({ error: oneLine(e) }, 'could not write summary.json / junit.xml');
+    }
     out(values.json ? `${toJson(result, 2)}\n` : formatCampaignSummary(result));
     if (result.failed) return 1;
     return result.interrupted ? 130 : 0;
   } finally {
-    process.off('SIGINT', onSigint);
+    for (const s of stopSignals) process.off(s, onStopSignal);
   }
+}
+
+/** '2/4': shard 2 of 4. */
+function parseShard(text: string): { index: number; count: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
+  const index = m ? Number(m[1]) : NaN;
+  const count = m ? Number(m[2]) : NaN;
+  if (!m || count < 1 || index < 1 || index > count) throw usageError(`--shard ${JSON.stringify(text)} is not a shard`, 'write it like --shard 1/4 (1 ≤ i ≤ n)');
+  return { index, count };
+}
+
+function cmdMerge(args: string[]): number {
+  const { values, positionals } = parseFlags('merge', args, { out: { type: 'string' } }, Infinity);
+  if (values.out === undefined) throw usageError('`merge` needs --out DIR', 'run `nestfuzz merge shard-1 shard-2 --out merged`');
+  const r = mergeCampaigns(positionals, values.out);
+  out(`nestfuzz merge: ${r.inputs.length} campaign(s) into ${r.out}: ${r.files} file(s) copied, ${r.buckets} bucket(s)${r.summary ? `, ${r.summary.pairs.length} pair(s), ${r.summary.failures.length} failure(s)` : ''}\n`);
+  return r.summary?.failed ? 1 : 0;
+}
+
+function cmdTriage(args: string[]): number {
+  const { values, positionals } = parseFlags('triage', args, { known: { type: 'string' }, json: { type: 'boolean' } }, 1);
+  if (positionals.length !== 1) throw usageError('`triage` needs one campaign directory', 'run `nestfuzz triage <campaign-dir> [--known corpus]`');
+  const t = triage(positionals[0], values.known ?? 'corpus');
+  out(values.json ? `${toJson(t, 2)}\n` : formatTriage(t));
+  return t.fresh.length ? 1 : 0;
 }
 
 function cmdReplay(args: string[]): number {
@@ -226,6 +272,10 @@ async function main(argv: string[]): Promise<number> {
       return cmdList(rest);
     case 'check':
       return cmdCheck(rest);
+    case 'merge':
+      return cmdMerge(rest);
+    case 'triage':
+      return cmdTriage(rest);
     case 'help':
     case '--help':
     case '-h':

@@ -37,14 +37,16 @@ export function formatCampaignSummary(r: CampaignResult): string {
   out.push(`nestfuzz fuzz: seed ${JSON.stringify(r.seed)}, ${r.runs} run(s) in ${seconds(r.elapsedMs)} (${rate} runs/s)`);
   out.push(`properties: ${r.properties.length} (${r.properties.join(', ')})`);
   out.push(`profiles:   ${r.compare ? `${r.compare[0]} vs ${r.compare[1]} (--compare)` : r.profiles.join(', ')}`);
+  if (r.shard) out.push(`shard:      ${r.shard} (${r.pairs.length} of ${r.plannedPairs} property × profile pairs)`);
   out.push(`checks hit: ${r.checksHit.length}/${known} (rule fired in a sampled case; ${r.coverageSamples} case(s) sampled)`);
   if (r.neverHit.length > 0) out.push(`never hit:  ${r.neverHit.join(', ')}`);
   for (const s of r.skipped) out.push(`skipped:    ${s.property} (${s.reason})`);
   for (const f of r.failures) {
     out.push('');
     out.push(`FAIL ${f.property} on ${f.profile}${f.otherProfile ? ` vs ${f.otherProfile}` : ''}: ${f.verdict.code}: ${f.verdict.message}`);
-    out.push(`  corpus:     ${f.corpusFile}${f.newInCorpus ? '' : ' (already in corpus)'}`);
-    out.push(`  shrink log: ${f.shrinkLogFile}`);
+    out.push(`  bucket:     ${f.bucket}${f.newBucket ? ' (new)' : ' (known)'}`);
+    out.push(`  corpus:     ${f.corpusFile}${f.newInCorpus ? '' : f.shrinkLogFile ? ' (already in corpus)' : ' (the bucket\'s representative; this failure was counted)'}`);
+    if (f.shrinkLogFile) out.push(`  shrink log: ${f.shrinkLogFile}`);
     out.push(`  replay:     ${replayCoordinates(f.seed, f.path)}`);
     out.push(`  Shrunk ${f.shrinkCount} time(s) (fast-check ${f.fastCheckShrinks}, revert-to-base ${f.revertedToBase}); 1-minimal: ${f.oneMinimal ? 'yes' : 'no'}`);
   }

@@ -31,6 +31,7 @@ import { SILENT_LOGGER, type Logger } from './log.ts';
 import { selectProperties } from './select.ts';
 import { revertToBase, round, verifyOneMinimal, type StillFails } from './shrink.ts';
 import { renderShrinkLog, shrinkCount, type FastCheckStep, type ShrinkTranscript } from './shrinkLog.ts';
+import { bucketSignature, corpusBuckets, liveRepresentative, recordFailure, writeIndex, type BucketIndex } from './buckets.ts';
 
 export const DEFAULT_SEED = 'nestfuzz';
 export const DEFAULT_TIME_MS = 20_000;
@@ -78,6 +79,8 @@ export interface CampaignOptions {
   replay?: { seed: number; path: string };
   /** Clock for found_at (tests). */
   now?: () => Date;
+  /** Run only shard `index` (1-based) of `count`: pair k of the plan goes to shard (k mod count) + 1. */
+  shard?: { index: number; count: number };
 }
 
 export type StopReason = 'runs' | 'time' | 'signal' | 'failure' | 'too-many-skips';
@@ -107,8 +110,11 @@ export interface CampaignFailure {
   corpusFile: string;
   shrinkLogFile: string;
   hash: string;
-  /** false when the corpus already held this counterexample. */
+  /** false when the corpus already held this counterexample (or another of its bucket). */
   newInCorpus: boolean;
+  /** The failure's bucket signature (property|profile|verdict code) and whether the corpus had it before. */
+  bucket: string;
+  newBucket: boolean;
   /** Replay coordinates: `fc.check(prop, { seed, path })`. */
   seed: number;
   path: string;
@@ -138,6 +144,10 @@ interface CampaignCommon {
   elapsedMs: number;
   corpusDir: string;
   shrinkLogDir: string;
+  /** 'i/n' when the campaign ran one shard of its plan. */
+  shard: string | null;
+  /** Every property × profile pair of the unsharded plan ("property|profile"), for merge and triage. */
+  plannedPairs: number;
 }
 
 export interface CampaignFailed extends CampaignCommon {
@@ -233,6 +243,8 @@ interface CampaignState {
   failures: number;
   corpusDir: string;
   shrinkLogDir: string;
+  /** The failure database of corpusDir (buckets.ts), updated as failures come in. */
+  index: BucketIndex;
 }
 
 async function runPair(st: CampaignState, pair: Pair, pairIndex: number, pairCount: number, timeMs: number | null): Promise<PairOutcome> {
@@ -367,7 +379,23 @@ function finishFailure(
     mutations: [...revert.case.mutations],
     case: revert.case,
   };
+  // One representative per bucket: a failure whose bucket the corpus already has only counts.
+  const signature = bucketSignature(prop.id, profile.name, other?.name ?? null, verdict.code, ctx.strictArch);
+  const existing = liveRepresentative(st.corpusDir, st.index.buckets[signature]);
+  if (existing) {
+    const { bucket } = recordFailure(st.corpusDir, st.index, { property: prop.id, profile: profile.name, other_profile: other?.name ?? null, code: verdict.code, file: existing, at: entry.found_at, strict_arch: ctx.strictArch });
+    writeIndex(st.corpusDir, st.index);
+    st.failures++;
+    log.warn({ property: prop.id, profile: profile.name, code: verdict.code, bucket: signature, count: bucket.count }, 'known bucket: counted, representative kept');
+    return {
+      property: prop.id, profile: profile.name, otherProfile: other?.name ?? null, verdict,
+      corpusFile: existing, shrinkLogFile: '', hash: '', newInCorpus: false, bucket: signature, newBucket: false,
+      seed, path, shrinkCount: numShrinks + revert.kept, fastCheckShrinks: numShrinks, revertedToBase: revert.kept, oneMinimal: verify.oneMinimal,
+    };
+  }
   const saved = saveCounterexample(st.corpusDir, entry);
+  const recorded = recordFailure(st.corpusDir, st.index, { property: prop.id, profile: profile.name, other_profile: other?.name ?? null, code: verdict.code, file: saved.file, at: entry.found_at, strict_arch: ctx.strictArch });
+  writeIndex(st.corpusDir, st.index);
   const transcript: ShrinkTranscript = {
     property: prop.id, profile: profile.name, ...(other ? { otherProfile: other.name } : {}), seed, path, verdict,
     fastCheck: { steps, numShrinks, durationMs: fcDurationMs },
@@ -379,7 +407,7 @@ function finishFailure(
   log.warn({ property: prop.id, profile: profile.name, code: verdict.code, corpus: saved.file, shrinks: shrinkCount(transcript), oneMinimal: verify.oneMinimal }, 'counterexample saved');
   return {
     property: prop.id, profile: profile.name, otherProfile: other?.name ?? null, verdict,
-    corpusFile: saved.file, shrinkLogFile: logFile.file, hash: saved.hash, newInCorpus: saved.created,
+    corpusFile: saved.file, shrinkLogFile: logFile.file, hash: saved.hash, newInCorpus: saved.created, bucket: signature, newBucket: recorded.isNew,
     seed, path, shrinkCount: shrinkCount(transcript), fastCheckShrinks: numShrinks, revertedToBase: revert.kept,
     oneMinimal: verify.oneMinimal,
   };
@@ -392,8 +420,8 @@ export async function runCampaign(opts: CampaignOptions = {}): Promise<CampaignR
   if (opts.runs !== undefined && !Number.isInteger(opts.runs)) throw usage(`runs must be an integer, got ${opts.runs}`, 'pass a whole number of runs');
   const registry = opts.registry ?? PROPERTY_LIST;
   const props = selectProperties(opts.properties ?? ['*'], registry);
-  const { pairs, skipped, profiles } = planPairs(props, opts);
-  if (pairs.length === 0) {
+  const { pairs: planned, skipped, profiles } = planPairs(props, opts);
+  if (planned.length === 0) {
     const archOnly = !opts.compare && skipped.length > 0 && skipped.every((x) => x.reason.includes('profiles model'));
     throw usage(
       archOnly ? `none of the selected properties fits the selected profiles (${skipped[0].reason})` : 'none of the selected properties can run in this mode',
@@ -402,12 +430,17 @@ export async function runCampaign(opts: CampaignOptions = {}): Promise<CampaignR
           : 'run comparing properties with --compare A,B',
     );
   }
+  const shard = opts.shard;
+  if (shard && (!Number.isInteger(shard.index) || !Number.isInteger(shard.count) || shard.count < 1 || shard.index < 1 || shard.index > shard.count)) {
+    throw usage(`shard ${shard.index}/${shard.count} does not exist`, 'write it like --shard 1/4 (1 ≤ i ≤ n)');
+  }
+  const pairs = shard ? planned.filter((_, k) => k % shard.count === shard.index - 1) : planned;
   if (opts.replay && pairs.length !== 1) throw usage(`replaying { seed, path } needs exactly one property×profile pair, got ${pairs.length}`, 'narrow it with --property and --profile');
   const timeMs = opts.timeMs ?? (opts.runs === undefined ? DEFAULT_TIME_MS : undefined);
   const outDir = opts.outDir ?? '.';
   const st: CampaignState = {
     opts, log: opts.logger ?? SILENT_LOGGER, coverage: new Coverage(), t0: performance.now(), totalRuns: 0, failures: 0,
-    corpusDir: join(outDir, 'corpus'), shrinkLogDir: join(outDir, 'shrink-logs'),
+    corpusDir: join(outDir, 'corpus'), shrinkLogDir: join(outDir, 'shrink-logs'), index: corpusBuckets(join(outDir, 'corpus')),
   };
   const deadline = timeMs === undefined ? Infinity : st.t0 + timeMs;
   st.log.info({ seed: opts.seed ?? DEFAULT_SEED, pairs: pairs.length, timeMs, runs: opts.runs }, 'campaign start');
@@ -451,6 +484,8 @@ export async function runCampaign(opts: CampaignOptions = {}): Promise<CampaignR
     elapsedMs: round(performance.now() - st.t0),
     corpusDir: st.corpusDir,
     shrinkLogDir: st.shrinkLogDir,
+    shard: shard ? `${shard.index}/${shard.count}` : null,
+    plannedPairs: planned.length,
   };
   st.log.info({ runs: common.runs, failures: failures.length, interrupted, ms: common.elapsedMs }, 'campaign done');
   if (failures.length > 0) return { failed: true, interrupted, ...common };

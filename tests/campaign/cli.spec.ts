@@ -30,6 +30,10 @@ describe('cli', () => {
 
     it('should reject a bad duration, an unknown profile and an unknown command', () => {
       expectOneLineError(cli('fuzz', '--time', 'soon'), /--time "soon" is not a duration/);
+      expectOneLineError(cli('fuzz', '--shard', '3/2', '--runs', '1'), /--shard "3\/2" is not a shard/);
+      expectOneLineError(cli('merge', 'nowhere'), /`merge` needs --out DIR/);
+      expectOneLineError(cli('merge', 'no-such-dir', '--out', 'x'), /no-such-dir is not a directory/);
+      expectOneLineError(cli('triage'), /`triage` needs one campaign directory/);
       expectOneLineError(cli('fuzz', '--profile', 'linux-2.4', '--runs', '1'), /unknown profile "linux-2.4"/);
       expectOneLineError(cli('frobnicate'), /unknown command "frobnicate"/);
     });
