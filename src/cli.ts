@@ -5,6 +5,7 @@
 // (replay: still fails, as expected); 2 usage or input error; 3 internal error; 130 interrupted.
 
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { l1FromState } from './campaign/l1State.ts';
 import { checkVmcbPage, readVmcbPages } from './campaign/checkPage.ts';
@@ -15,7 +16,8 @@ import { formatCampaignSummary, formatListing, formatReplay, replayJson } from '
 import { listing } from './campaign/list.ts';
 import { createCliLogger } from './campaign/log.ts';
 import { replayCorpusFile } from './campaign/replay.ts';
-import { runCampaign, type CampaignProgress } from './campaign/runner.ts';
+import { type CampaignProgress } from './campaign/runner.ts';
+import { runCampaignWorkers } from './campaign/workers.ts';
 import { requireProfile } from './campaign/select.ts';
 import { mergeCampaigns } from './campaign/merge.ts';
 import { formatTriage, triage } from './campaign/triage.ts';
@@ -26,7 +28,7 @@ import type { Profile } from './engine/profiles.ts';
 const USAGE = `usage: nestfuzz <command> [options]
 
   fuzz    [--time 30s|2m|500ms] [--runs N] [--seed S] [--property GLOB]... [--profile NAME]...
-          [--compare A,B] [--strict-arch] [--shard i/n] [--out DIR] [--json]
+          [--compare A,B] [--strict-arch] [--shard i/n] [--workers N] [--out DIR] [--json]
   replay  <corpus-file> [--json]
   merge   <campaign-dir>... --out DIR
   triage  <campaign-dir> [--known CORPUS-DIR] [--json]
@@ -103,6 +105,7 @@ async function cmdFuzz(args: string[]): Promise<number> {
     compare: { type: 'string' },
     'strict-arch': { type: 'boolean' },
     shard: { type: 'string' },
+    workers: { type: 'string' },
     out: { type: 'string' },
     json: { type: 'boolean' },
   }, 0);
@@ -114,6 +117,8 @@ async function cmdFuzz(args: string[]): Promise<number> {
   const compare = values.compare === undefined ? undefined : parseCompare(values.compare);
   const profiles = values.profile?.map(requireProfile);
   const shard = values.shard === undefined ? undefined : parseShard(values.shard);
+  // Default: one worker per core; a replay or --compare of one pair needs no more than one.
+  const workers = values.workers === undefined ? availableParallelism() : parseWorkers(values.workers);
 
   const tty = Boolean(process.stderr.isTTY);
   const logger = createCliLogger({ clearLine: tty });
@@ -136,7 +141,7 @@ async function cmdFuzz(args: string[]): Promise<number> {
     progressShown = true;
   };
   try {
-    const result = await runCampaign({
+    const result = await runCampaignWorkers({
       properties: values.property ?? ['*'],
       ...(profiles ? { profiles } : {}),
       ...(compare ? { compare } : {}),
@@ -149,7 +154,7 @@ async function cmdFuzz(args: string[]): Promise<number> {
       onProgress,
       logger,
       signal: ac.signal,
-    });
+    }, workers);
     if (progressShown) process.stderr.write('\r\x1b[K');
     // summary.json and junit.xml for every outcome: held, failed or interrupted. A failure to write
     // them is logged and leaves the exit code to the campaign (1 failed, 130 interrupted, 0 held).
@@ -165,6 +170,11 @@ async function cmdFuzz(args: string[]): Promise<number> {
   } finally {
     for (const s of stopSignals) process.off(s, onStopSignal);
   }
+}
+
+function parseWorkers(text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 256) throw usageError(`--workers ${JSON.stringify(text)} is not a worker count`, 'write it like --workers 2 (1 to 256)');
+  return Number(text);
 }
 
 /** '2/4': shard 2 of 4. */

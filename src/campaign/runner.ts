@@ -81,6 +81,10 @@ export interface CampaignOptions {
   now?: () => Date;
   /** Run only shard `index` (1-based) of `count`: pair k of the plan goes to shard (k mod count) + 1. */
   shard?: { index: number; count: number };
+  /** Inside a worker thread (workers.ts): run every count-th pair of this shard, starting at index - 1. */
+  workerSplit?: { index: number; count: number };
+  /** Keep corpus/index.json up to date (default true); workers leave it to the main thread. */
+  writeIndex?: boolean;
 }
 
 export type StopReason = 'runs' | 'time' | 'signal' | 'failure' | 'too-many-skips';
@@ -384,7 +388,7 @@ function finishFailure(
   const existing = liveRepresentative(st.corpusDir, st.index.buckets[signature]);
   if (existing) {
     const { bucket } = recordFailure(st.corpusDir, st.index, { property: prop.id, profile: profile.name, other_profile: other?.name ?? null, code: verdict.code, file: existing, at: entry.found_at, strict_arch: ctx.strictArch });
-    writeIndex(st.corpusDir, st.index);
+    if (st.opts.writeIndex !== false) writeIndex(st.corpusDir, st.index);
     st.failures++;
     log.warn({ property: prop.id, profile: profile.name, code: verdict.code, bucket: signature, count: bucket.count }, 'known bucket: counted, representative kept');
     return {
@@ -395,7 +399,7 @@ function finishFailure(
   }
   const saved = saveCounterexample(st.corpusDir, entry);
   const recorded = recordFailure(st.corpusDir, st.index, { property: prop.id, profile: profile.name, other_profile: other?.name ?? null, code: verdict.code, file: saved.file, at: entry.found_at, strict_arch: ctx.strictArch });
-  writeIndex(st.corpusDir, st.index);
+  if (st.opts.writeIndex !== false) writeIndex(st.corpusDir, st.index);
   const transcript: ShrinkTranscript = {
     property: prop.id, profile: profile.name, ...(other ? { otherProfile: other.name } : {}), seed, path, verdict,
     fastCheck: { steps, numShrinks, durationMs: fcDurationMs },
@@ -434,7 +438,9 @@ export async function runCampaign(opts: CampaignOptions = {}): Promise<CampaignR
   if (shard && (!Number.isInteger(shard.index) || !Number.isInteger(shard.count) || shard.count < 1 || shard.index < 1 || shard.index > shard.count)) {
     throw usage(`shard ${shard.index}/${shard.count} does not exist`, 'write it like --shard 1/4 (1 ≤ i ≤ n)');
   }
-  const pairs = shard ? planned.filter((_, k) => k % shard.count === shard.index - 1) : planned;
+  const sharded = shard ? planned.filter((_, k) => k % shard.count === shard.index - 1) : planned;
+  const split = opts.workerSplit;
+  const pairs = split ? sharded.filter((_, k) => k % split.count === split.index - 1) : sharded;
   if (opts.replay && pairs.length !== 1) throw usage(`replaying { seed, path } needs exactly one property×profile pair, got ${pairs.length}`, 'narrow it with --property and --profile');
   const timeMs = opts.timeMs ?? (opts.runs === undefined ? DEFAULT_TIME_MS : undefined);
   const outDir = opts.outDir ?? '.';

@@ -12,7 +12,7 @@ import { runCampaign, type CampaignOptions } from '../../src/campaign/runner.ts'
 import { triage } from '../../src/campaign/triage.ts';
 import { getProfile } from '../../src/engine/profile_list.ts';
 import type { Profile } from '../../src/engine/profiles.ts';
-import { tempDir } from './helpers.ts';
+import { cli, expectOneLineError, tempDir } from './helpers.ts';
 
 const p = (n: string): Profile => getProfile(n) as Profile;
 
@@ -88,6 +88,18 @@ describe('nightly campaigns', () => {
     const t4 = triage(night4, join(night1, 'corpus'));
     expect(t4.fixed.map((b) => b.profile)).toEqual([]);
     expect(t4.seenAgain.every((b) => b.profile === 'gif-not-cleared-on-invalid')).toBe(true);
+  });
+
+  it('--workers 2 finds the buckets --workers 1 finds, with every pair run once', () => {
+    const args = ['fuzz', '--profile', 'mutant-no-asid-check', '--profile', 'gif-not-cleared-on-invalid', '--property', 'vmrun-verdict-matches-apm', '--property', 'gif-semantics', '--property', 'vmrun-failure-clean', '--runs', '300', '--seed', 'workers-test'];
+    const one = cli(...args, '--workers', '1', '--out', join(dir, 'w1'));
+    const two = cli(...args, '--workers', '2', '--out', join(dir, 'w2'));
+    expect([one.code, two.code]).toEqual([1, 1]);
+    expect(sigs(join(dir, 'w2', 'corpus'))).toEqual(sigs(join(dir, 'w1', 'corpus')));
+    const pairs = (d: string) => (JSON.parse(readFileSync(join(dir, d, 'summary.json'), 'utf8')) as { pairs: Array<{ property: string; profile: string; runs: number }> }).pairs
+      .map((x) => `${x.property}|${x.profile}|${x.runs}`).sort();
+    expect(pairs('w2')).toEqual(pairs('w1'));
+    expectOneLineError(cli('fuzz', '--workers', '0', '--runs', '1'), /--workers "0" is not a worker count/);
   });
 
   it('reports a known bucket as fixed only when its pair ran without it and its counterexample no longer reproduces', async () => {

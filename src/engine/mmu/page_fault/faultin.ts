@@ -129,7 +129,7 @@ export function kvm_faultin_pfn(ctx: PfCtx, f: KvmPageFault): FaultRet {
   f.slot = slot?.id ?? null;
   // With the slot checks still inside __kvm_faultin_pfn (the mutant), the APIC page in guest mode
   // comes out as a noslot pfn with CONTINUE, and nothing later notices.
-  const checksHere = has(p, 'mmu-faultin-no-noslot-pfn');
+  const slotChecksHere = has(p, 'mmu-faultin-no-noslot-pfn');
   if (!slot) {
     const r = early ? null : mismatch();
     if (r !== null) return r;
@@ -143,7 +143,7 @@ export function kvm_faultin_pfn(ctx: PfCtx, f: KvmPageFault): FaultRet {
     // L1's APIC-access page is never mapped into L2: L2's access is emulated MMIO. Before
     // "Don't force emulation of L2 accesses to non-APIC internal slots" every internal slot was.
     if (s.guest_mode) {
-      if (!checksHere) {
+      if (!slotChecksHere) {
         step(ctx, `internal ${slot.internal} slot in guest mode: noslot pfn left by __kvm_faultin_pfn`);
         f.pfn = KVM_PFN_NOSLOT;
         return 'RET_PF_CONTINUE';
@@ -170,7 +170,7 @@ export function kvm_faultin_pfn(ctx: PfCtx, f: KvmPageFault): FaultRet {
   const r = __kvm_faultin_pfn(ctx, f);
   if (r !== 'RET_PF_CONTINUE') return r;
   // "Sanity check that __kvm_faultin_pfn() doesn't create noslot pfns".
-  if (checksHere && is_noslot_pfn(f.pfn)) {
+  if (slotChecksHere && is_noslot_pfn(f.pfn)) {
     t.warn('__kvm_faultin_pfn-noslot-pfn', { gfn: f.gfn });
     return EFAULT;
   }

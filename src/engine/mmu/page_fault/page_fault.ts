@@ -144,4 +144,3 @@ export function kvm_mmu_page_fault(ctx: PfCtx, gpa: bigint, errorCodeIn: bigint)
   return r;
 }
 
-export { EFAULT };

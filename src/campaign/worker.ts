@@ -1,0 +1,35 @@
+// A campaign worker thread (workers.ts starts it): runs its share of the plan's pairs with the
+// campaign's options and posts the result back. Profiles travel by name, so only registered
+// profiles and the default property registry can run in workers.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import { getProfile } from '../engine/profile_list.ts';
+import type { Profile } from '../engine/profiles.ts';
+import { runCampaign, type CampaignOptions } from './runner.ts';
+import type { WorkerJob } from './workers.ts';
+
+const job = workerData as WorkerJob;
+const ac = new AbortController();
+parentPort?.on('message', (m: unknown) => {
+  if (m === 'abort') ac.abort();
+});
+
+const profile = (name: string): Profile => {
+  const p = getProfile(name);
+  if (!p) throw new Error(`worker: unknown profile ${name}`);
+  return p;
+};
+
+const opts: CampaignOptions = {
+  ...job.options,
+  ...(job.profiles ? { profiles: job.profiles.map(profile) } : {}),
+  ...(job.compare ? { compare: [profile(job.compare[0]), profile(job.compare[1])] as const } : {}),
+  workerSplit: { index: job.index, count: job.count },
+  writeIndex: false,
+  signal: ac.signal,
+};
+
+runCampaign(opts).then(
+  (result) => parentPort?.postMessage({ type: 'result', result }),
+  (e: unknown) => parentPort?.postMessage({ type: 'error', message: e instanceof Error ? e.message : String(e), code: (e as { code?: string }).code, fix: (e as { fix?: string }).fix }),
+);
