@@ -28,7 +28,8 @@ import type { Profile } from './engine/profiles.ts';
 const USAGE = `usage: nestfuzz <command> [options]
 
   fuzz    [--time 30s|2m|500ms] [--runs N] [--seed S] [--property GLOB]... [--profile NAME]...
-          [--compare A,B] [--strict-arch] [--shard i/n] [--workers N] [--out DIR] [--json]
+          [--time-per-property 5s] [--compare A,B] [--strict-arch] [--shard i/n] [--workers N]
+          [--min-coverage PERCENT] [--out DIR] [--json]
   replay  <corpus-file> [--json]
   merge   <campaign-dir>... --out DIR
   triage  <campaign-dir> [--known CORPUS-DIR] [--json]
@@ -67,11 +68,11 @@ function parseFlags<O extends Options>(command: string, args: string[], options:
 }
 
 /** '30s', '2m', '500ms', '1h', '1.5s'; a bare number is seconds. */
-function parseDuration(text: string): number {
+function parseDuration(text: string, flag = '--time'): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
   const scale: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
   const ms = m ? Number(m[1]) * scale[m[2] ?? 's'] : NaN;
-  if (!Number.isFinite(ms) || ms <= 0) throw usageError(`--time ${JSON.stringify(text)} is not a duration`, 'write it like 30s, 2m or 500ms');
+  if (!Number.isFinite(ms) || ms <= 0) throw usageError(`${flag} ${JSON.stringify(text)} is not a duration`, 'write it like 30s, 2m or 500ms');
   return ms;
 }
 
@@ -106,6 +107,8 @@ async function cmdFuzz(args: string[]): Promise<number> {
     'strict-arch': { type: 'boolean' },
     shard: { type: 'string' },
     workers: { type: 'string' },
+    'time-per-property': { type: 'string' },
+    'min-coverage': { type: 'string' },
     out: { type: 'string' },
     json: { type: 'boolean' },
   }, 0);
@@ -119,6 +122,7 @@ async function cmdFuzz(args: string[]): Promise<number> {
   const shard = values.shard === undefined ? undefined : parseShard(values.shard);
   // Default: one worker per core; a replay or --compare of one pair needs no more than one.
   const workers = values.workers === undefined ? availableParallelism() : parseWorkers(values.workers);
+  const minCoverage = values['min-coverage'] === undefined ? undefined : parsePercent(values['min-coverage']);
 
   const tty = Boolean(process.stderr.isTTY);
   const logger = createCliLogger({ clearLine: tty });
@@ -147,6 +151,7 @@ async function cmdFuzz(args: string[]): Promise<number> {
       ...(compare ? { compare } : {}),
       seed: values.seed ?? 'nestfuzz',
       ...(timeMs !== undefined ? { timeMs } : {}),
+      ...(values['time-per-property'] !== undefined ? { timePerPropertyMs: parseDuration(values['time-per-property'], '--time-per-property') } : {}),
       ...(runs !== undefined ? { runs } : {}),
       strictArch: values['strict-arch'] ?? false,
       outDir: values.out ?? '.',
@@ -156,6 +161,11 @@ async function cmdFuzz(args: string[]): Promise<number> {
       signal: ac.signal,
     }, workers);
     if (progressShown) process.stderr.write('\r\x1b[K');
+    // --min-coverage: the share of known consistency checks that fired in a sampled case.
+    const known = Object.keys(result.checks).length;
+    const coverage = known ? (100 * result.checksHit.length) / known : 100;
+    const coverageGate = minCoverage === undefined ? null : { required: minCoverage, actual: +coverage.toFixed(1), met: coverage >= minCoverage, never_hit: result.neverHit };
+    if (coverageGate) (result as unknown as Record<string, unknown>).coverage_gate = coverageGate;
     // summary.json and junit.xml for every outcome: held, failed or interrupted. A failure to write
     // them is logged and leaves the exit code to the campaign (1 failed, 130 interrupted, 0 held).
     try {
@@ -165,11 +175,21 @@ async function cmdFuzz(args: string[]): Promise<number> {
       logger.error({ error: oneLine(e) }, 'could not write summary.json / junit.xml');
     }
     out(values.json ? `${toJson(result, 2)}\n` : formatCampaignSummary(result));
+    if (coverageGate && !coverageGate.met) {
+      out(`coverage:   ${coverageGate.actual}% of checks fired, below --min-coverage ${coverageGate.required}% (never hit: ${result.neverHit.length})\n`);
+      return 1;
+    }
     if (result.failed) return 1;
     return result.interrupted ? 130 : 0;
   } finally {
     for (const s of stopSignals) process.off(s, onStopSignal);
   }
+}
+
+function parsePercent(text: string): number {
+  const n = Number(text.replace(/%$/, ''));
+  if (!/^\d+(\.\d+)?%?$/.test(text) || n > 100) throw usageError(`--min-coverage ${JSON.stringify(text)} is not a percentage`, 'write it like --min-coverage 90 (0 to 100)');
+  return n;
 }
 
 function parseWorkers(text: string): number {

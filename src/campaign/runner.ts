@@ -65,6 +65,8 @@ export interface CampaignOptions {
   timeMs?: number;
   /** Max cases per property×profile pair. */
   runs?: number;
+  /** Time budget of each property on each profile (a pair); with timeMs, the smaller share wins. */
+  timePerPropertyMs?: number;
   /** Per failure: time allowed for fast-check's shrinking (default 30 s). */
   shrinkTimeMs?: number;
   strictArch?: boolean;
@@ -442,7 +444,8 @@ export async function runCampaign(opts: CampaignOptions = {}): Promise<CampaignR
   const split = opts.workerSplit;
   const pairs = split ? sharded.filter((_, k) => k % split.count === split.index - 1) : sharded;
   if (opts.replay && pairs.length !== 1) throw usage(`replaying { seed, path } needs exactly one property×profile pair, got ${pairs.length}`, 'narrow it with --property and --profile');
-  const timeMs = opts.timeMs ?? (opts.runs === undefined ? DEFAULT_TIME_MS : undefined);
+  checkNumber('timePerPropertyMs', opts.timePerPropertyMs);
+  const timeMs = opts.timeMs ?? (opts.runs === undefined && opts.timePerPropertyMs === undefined ? DEFAULT_TIME_MS : undefined);
   const outDir = opts.outDir ?? '.';
   const st: CampaignState = {
     opts, log: opts.logger ?? SILENT_LOGGER, coverage: new Coverage(), t0: performance.now(), totalRuns: 0, failures: 0,
@@ -459,7 +462,9 @@ export async function runCampaign(opts: CampaignOptions = {}): Promise<CampaignR
       interrupted = true;
       break;
     }
-    const pairTime = timeMs === undefined ? null : Math.max(0, (deadline - performance.now()) / (pairs.length - i));
+    const share = timeMs === undefined ? Infinity : Math.max(0, (deadline - performance.now()) / (pairs.length - i));
+    const capped = Math.min(share, opts.timePerPropertyMs ?? Infinity);
+    const pairTime = Number.isFinite(capped) ? capped : null;
     const { summary, failure } = await runPair(st, pairs[i], i, pairs.length, pairTime);
     summaries.push(summary);
     if (failure) failures.push(failure);

@@ -32,6 +32,8 @@ describe('cli', () => {
       expectOneLineError(cli('fuzz', '--time', 'soon'), /--time "soon" is not a duration/);
       expectOneLineError(cli('fuzz', '--shard', '3/2', '--runs', '1'), /--shard "3\/2" is not a shard/);
       expectOneLineError(cli('merge', 'nowhere'), /`merge` needs --out DIR/);
+      expectOneLineError(cli('fuzz', '--time-per-property', 'soon', '--runs', '1'), /--time-per-property "soon" is not a duration/);
+      expectOneLineError(cli('fuzz', '--min-coverage', '120', '--runs', '1'), /--min-coverage "120" is not a percentage/);
       expectOneLineError(cli('merge', 'no-such-dir', '--out', 'x'), /no-such-dir is not a directory/);
       expectOneLineError(cli('triage'), /`triage` needs one campaign directory/);
       expectOneLineError(cli('fuzz', '--profile', 'linux-2.4', '--runs', '1'), /unknown profile "linux-2.4"/);

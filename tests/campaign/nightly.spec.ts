@@ -102,6 +102,16 @@ describe('nightly campaigns', () => {
     expectOneLineError(cli('fuzz', '--workers', '0', '--runs', '1'), /--workers "0" is not a worker count/);
   });
 
+  it('--time-per-property bounds each pair; --min-coverage fails a campaign whose checks were not all exercised', () => {
+    const low = cli('fuzz', '--property', 'gif-semantics', '--time-per-property', '200ms', '--workers', '1', '--min-coverage', '100', '--out', join(dir, 'cov'));
+    expect(low.code).toBe(1);
+    expect(low.stdout).toMatch(/below --min-coverage 100%/);
+    const summary = JSON.parse(readFileSync(join(dir, 'cov', 'summary.json'), 'utf8')) as { pairs: Array<{ elapsedMs: number }>; coverage_gate: { met: boolean } };
+    expect(summary.coverage_gate.met).toBe(false);
+    expect(Math.max(...summary.pairs.map((x) => x.elapsedMs))).toBeLessThan(1500);
+    expect(cli('fuzz', '--property', 'gif-semantics', '--time-per-property', '200ms', '--workers', '1', '--min-coverage', '1', '--out', join(dir, 'cov2')).code).toBe(0);
+  });
+
   it('reports a known bucket as fixed only when its pair ran without it and its counterexample no longer reproduces', async () => {
     const known = join(dir, 'known');
     await run(known, { profiles: [p('mutant-no-asid-check')], properties: ['vmrun-verdict-matches-apm'] });
