@@ -21,6 +21,7 @@ import { runCampaignWorkers } from './campaign/workers.ts';
 import { requireProfile } from './campaign/select.ts';
 import { mergeCampaigns } from './campaign/merge.ts';
 import { formatTriage, triage } from './campaign/triage.ts';
+import { newProperty } from './campaign/newProperty.ts';
 import { toJson } from './campaign/serialize.ts';
 import { DEFAULT_PROFILE } from './engine/profile_list.ts';
 import type { Profile } from './engine/profiles.ts';
@@ -33,13 +34,14 @@ const USAGE = `usage: nestfuzz <command> [options]
   replay  <corpus-file> [--json]
   merge   <campaign-dir>... --out DIR
   triage  <campaign-dir> [--known CORPUS-DIR] [--json]
+  new-property <area>/<id>
   list    [--json]
   check   --vmcb <page.bin|dir> [--l1 state.json] [--profile NAME] [--json]
   check   --vmcs12 <state.json|dir> [--profile NAME] [--json]
   help
 `;
 
-const COMMANDS = ['fuzz', 'replay', 'list', 'check', 'merge', 'triage', 'help'] as const;
+const COMMANDS = ['fuzz', 'replay', 'list', 'check', 'merge', 'triage', 'new-property', 'help'] as const;
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -214,6 +216,14 @@ function cmdMerge(args: string[]): number {
   return r.summary?.failed ? 1 : 0;
 }
 
+function cmdNewProperty(args: string[]): number {
+  const { positionals } = parseFlags('new-property', args, {}, 1);
+  if (positionals.length !== 1) throw usageError('`new-property` needs <area>/<id>', 'run `nestfuzz new-property svm/my-invariant`');
+  const s = newProperty(positionals[0]);
+  out(`created ${s.propertyFile} and ${s.testFile}${s.registered ? '; registered in properties/index.ts' : ''}\nnext: write the predicate, then \`npm run fuzz -- --property ${positionals[0].split('/')[1]} --time 60s\`\n`);
+  return 0;
+}
+
 function cmdTriage(args: string[]): number {
   const { values, positionals } = parseFlags('triage', args, { known: { type: 'string' }, json: { type: 'boolean' } }, 1);
   if (positionals.length !== 1) throw usageError('`triage` needs one campaign directory', 'run `nestfuzz triage <campaign-dir> [--known corpus]`');
@@ -306,6 +316,8 @@ async function main(argv: string[]): Promise<number> {
       return cmdMerge(rest);
     case 'triage':
       return cmdTriage(rest);
+    case 'new-property':
+      return cmdNewProperty(rest);
     case 'help':
     case '--help':
     case '-h':
