@@ -23,6 +23,9 @@ import { VMX_PREPARE_CHECK_IDS } from '../engine/vmx/nested/vmcs02.ts';
 import { VMX_SET_NESTED_STATE_CHECK_IDS } from '../engine/vmx/nested_state.ts';
 import { MMU_WALK_CHECK_IDS } from '../engine/mmu/walker.ts';
 import type { Trace } from '../engine/trace.ts';
+import { SVM_MUTATION_IDS } from '../arbitraries/_internals/mutations/svmMutations.ts';
+import { NESTED_FAULT_MUTATION_IDS } from '../arbitraries/nestedFault.ts';
+import { VMX_SCENARIO_MUTATION_IDS } from '../arbitraries/vmxScenario.ts';
 
 export const COVERAGE_SAMPLE_EVERY = 16;
 
@@ -74,10 +77,32 @@ export interface CheckCount {
   failed: number;
 }
 
+/** Every mutation kind a campaign over these areas can apply (the tables' ids, as cases name them). */
+export function allMutationKinds(areas: ReadonlySet<string>): string[] {
+  return [
+    ...(areas.has('svm') ? SVM_MUTATION_IDS : []), ...(areas.has('vmx') ? VMX_SCENARIO_MUTATION_IDS : []), ...(areas.has('mmu') ? NESTED_FAULT_MUTATION_IDS : []),
+  ];
+}
+
 export class Coverage {
   private readonly counts = new Map<string, CheckCount>();
+  /** Sampled cases per outcome ("svm:vmexit-invalid", "mmu-pf:efault", …). */
+  readonly outcomes = new Map<string, number>();
+  /** Sampled cases per mutation kind applied ("asid-zero", "scn:l1-cpl3", …). */
+  readonly mutationKinds = new Map<string, number>();
   /** Traces recorded. */
   samples = 0;
+
+  /** One sampled case: its outcome (the engine's, per scenario kind) and the mutation kinds it applied. */
+  recordCase(kind: string, outcome: string, mutations: readonly string[]): void {
+    const key = `${kind}:${outcome}`;
+    this.outcomes.set(key, (this.outcomes.get(key) ?? 0) + 1);
+    for (const m of mutations) {
+      const i = m.lastIndexOf(':');
+      const k = i > 0 ? m.slice(0, i) : m;
+      this.mutationKinds.set(k, (this.mutationKinds.get(k) ?? 0) + 1);
+    }
+  }
 
   recordTrace(trace: Pick<Trace, 'checked'>): void {
     this.samples++;
@@ -94,6 +119,8 @@ export class Coverage {
 
   merge(other: Coverage): void {
     this.samples += other.samples;
+    for (const [k, n] of other.outcomes) this.outcomes.set(k, (this.outcomes.get(k) ?? 0) + n);
+    for (const [k, n] of other.mutationKinds) this.mutationKinds.set(k, (this.mutationKinds.get(k) ?? 0) + n);
     for (const [id, c] of other.counts) {
       const mine = this.counts.get(id);
       if (mine) {

@@ -40,6 +40,12 @@ export function formatCampaignSummary(r: CampaignResult): string {
   if (r.shard) out.push(`shard:      ${r.shard} (${r.pairs.length} of ${r.plannedPairs} property × profile pairs)`);
   out.push(`checks hit: ${r.checksHit.length}/${known} (rule fired in a sampled case; ${r.coverageSamples} case(s) sampled)`);
   if (r.neverHit.length > 0) out.push(`never hit:  ${r.neverHit.join(', ')}`);
+  const outcomes = Object.entries(r.outcomes ?? {});
+  if (outcomes.length > 0) out.push(`outcomes:   ${outcomes.length} seen (${outcomes.sort(([, a], [, b]) => b - a).slice(0, 6).map(([k, n]) => `${k} ${n}`).join(', ')}${outcomes.length > 6 ? ', …' : ''}); all in summary.json`);
+  const kinds = Object.keys(r.mutationKinds ?? {}).length;
+  if (kinds + (r.mutationKindsNeverHit ?? []).length > 0) {
+    out.push(`mutations:  ${kinds} kind(s) applied, ${(r.mutationKindsNeverHit ?? []).length} never${(r.mutationKindsNeverHit ?? []).length ? `: ${r.mutationKindsNeverHit.slice(0, 12).join(', ')}${r.mutationKindsNeverHit.length > 12 ? ', …' : ''}` : ''}`);
+  }
   for (const s of r.skipped) out.push(`skipped:    ${s.property} (${s.reason})`);
   for (const f of r.failures) {
     out.push('');

@@ -7,6 +7,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSyn
 import { basename, dirname, join } from 'node:path';
 import { corpusBuckets, liveRepresentative, writeIndex, type BucketIndex } from './buckets.ts';
 import { writeFileAtomic } from './corpus.ts';
+import { combineCoverage, type CoverageParts } from './coverageRecords.ts';
 import { NestfuzzError, oneLine } from './errors.ts';
 import { JUNIT_FILE, SUMMARY_FILE } from './campaignFiles.ts';
 import { junitXml } from './junit.ts';
@@ -116,6 +117,7 @@ export function mergeCampaigns(inputs: readonly string[], out: string): MergeRes
       // corpus/<property>/<hash>.json in the merged directory.
       failures: summaries.flatMap((s) => s.failures).map((f) => ({ ...f, corpusFile: join(corpusDir, basename(dirname(f.corpusFile)), basename(f.corpusFile)) })),
       skipped: summaries[0].skipped,
+      ...combineCoverage(summaries as unknown as CoverageParts[]),
       merged_from: inputs.map((d) => ({ dir: d, shard: readSummary(d)?.shard ?? null })),
     };
     writeFileAtomic(join(out, SUMMARY_FILE), `${toJson(summary, 2)}\n`);

@@ -25,7 +25,7 @@ import type { Profile } from '../engine/profiles.ts';
 import { runAny } from '../engine/run_any.ts';
 import { BudgetedProperty } from './budgetedProperty.ts';
 import { corpusHash, saveCounterexample, saveShrinkLog, toolVersion, type CorpusEntry } from './corpus.ts';
-import { COVERAGE_SAMPLE_EVERY, Coverage, allMmuCheckIds, allSvmCheckIds, allVmxCheckIds, type CheckCount } from './coverage.ts';
+import { COVERAGE_SAMPLE_EVERY, Coverage, allMmuCheckIds, allMutationKinds, allSvmCheckIds, allVmxCheckIds, type CheckCount } from './coverage.ts';
 import { NestfuzzError, oneLine } from './errors.ts';
 import { SILENT_LOGGER, type Logger } from './log.ts';
 import { selectProperties } from './select.ts';
@@ -147,6 +147,11 @@ interface CampaignCommon {
   checksHit: string[];
   neverHit: string[];
   coverageSamples: number;
+  /** Sampled cases per engine outcome ("<scenario kind>:<outcome>"). */
+  outcomes: Record<string, number>;
+  /** Sampled cases per mutation kind applied, and the kinds of the selected areas never applied. */
+  mutationKinds: Record<string, number>;
+  mutationKindsNeverHit: string[];
   elapsedMs: number;
   corpusDir: string;
   shrinkLogDir: string;
@@ -279,7 +284,9 @@ async function runPair(st: CampaignState, pair: Pair, pairIndex: number, pairCou
       runs++;
       if (runs % COVERAGE_SAMPLE_EVERY === 1) {
         try {
-          coverage.recordTrace(runAny(c.scenario, profile).trace);
+          const r = runAny(c.scenario, profile);
+          coverage.recordTrace(r.trace);
+          coverage.recordCase(c.scenario.arch, r.outcome, c.mutations);
         } catch {
           // The engine never throws on architectural input; a property's own checks report it if it does.
         }
@@ -492,6 +499,9 @@ export async function runCampaign(opts: CampaignOptions = {}): Promise<CampaignR
     checksHit: st.coverage.hit(known),
     neverHit: st.coverage.neverHit(known),
     coverageSamples: st.coverage.samples,
+    outcomes: Object.fromEntries([...st.coverage.outcomes].sort(([a], [b]) => a.localeCompare(b))),
+    mutationKinds: Object.fromEntries([...st.coverage.mutationKinds].sort(([a], [b]) => a.localeCompare(b))),
+    mutationKindsNeverHit: allMutationKinds(areas).filter((k) => !st.coverage.mutationKinds.has(k)),
     elapsedMs: round(performance.now() - st.t0),
     corpusDir: st.corpusDir,
     shrinkLogDir: st.shrinkLogDir,

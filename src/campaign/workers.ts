@@ -8,6 +8,7 @@
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { corpusBuckets, recordFailure, writeIndex } from './buckets.ts';
+import { combineCoverage } from './coverageRecords.ts';
 import { NestfuzzError } from './errors.ts';
 import { runCampaign, type CampaignOptions, type CampaignResult } from './runner.ts';
 
@@ -53,13 +54,6 @@ function combine(results: CampaignResult[], elapsedMs: number): CampaignResult {
   const order = new Map(results[0].properties.map((p, i) => [p, i]));
   const byPlan = <T extends { property: string; profile: string }>(xs: T[]): T[] =>
     xs.sort((a, b) => (order.get(a.property) ?? 0) - (order.get(b.property) ?? 0) || a.profile.localeCompare(b.profile));
-  const checks: CampaignResult['checks'] = {};
-  for (const r of results) {
-    for (const [id, c] of Object.entries(r.checks)) {
-      const m = checks[id] ?? { passed: 0, failed: 0 };
-      checks[id] = { passed: m.passed + c.passed, failed: m.failed + c.failed };
-    }
-  }
   const failures = byPlan(results.flatMap((r) => r.failures));
   const interrupted = results.some((r) => r.interrupted);
   const common = {
@@ -67,10 +61,7 @@ function combine(results: CampaignResult[], elapsedMs: number): CampaignResult {
     runs: results.reduce((n, r) => n + r.runs, 0),
     pairs: byPlan(results.flatMap((r) => r.pairs)),
     failures,
-    checks,
-    checksHit: Object.keys(checks).filter((id) => checks[id].failed > 0),
-    neverHit: results[0].neverHit.filter((id) => results.every((r) => r.neverHit.includes(id))),
-    coverageSamples: results.reduce((n, r) => n + r.coverageSamples, 0),
+    ...combineCoverage(results),
     elapsedMs,
   };
   if (failures.length > 0) return { ...common, failed: true, interrupted };

@@ -58,6 +58,11 @@ describe('nightly campaigns', () => {
     expect(sigs(join(dir, 'merged', 'corpus'))).toEqual(sigs(join(dir, 'whole', 'corpus')));
     expect(m.summary?.pairs.length).toBe(whole.pairs.length);
     expect(m.summary?.runs).toBe(whole.runs);
+    // Coverage adds up: the same sampled cases per outcome and per mutation kind.
+    expect(Object.keys(whole.outcomes).length).toBeGreaterThan(1);
+    expect(m.summary?.outcomes).toEqual(whole.outcomes);
+    expect(m.summary?.mutationKinds).toEqual(whole.mutationKinds);
+    expect(m.summary?.mutationKindsNeverHit).toEqual(whole.mutationKindsNeverHit);
     expect(existsSync(join(dir, 'merged', 'summary.json')) && existsSync(join(dir, 'merged', 'junit.xml'))).toBe(true);
     // Every representative the merged index names is there.
     for (const b of Object.values(readIndex(join(dir, 'merged', 'corpus')).buckets)) expect(existsSync(join(dir, 'merged', 'corpus', b.representative))).toBe(true);
