@@ -4,7 +4,8 @@
 // Exit codes: 0 every invariant held (replay: no longer reproduces); 1 an invariant failed
 // (replay: still fails, as expected); 2 usage or input error; 3 internal error; 130 interrupted.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { l1FromState } from './campaign/l1State.ts';
@@ -19,7 +20,8 @@ import { replayCorpusFile } from './campaign/replay.ts';
 import { type CampaignProgress } from './campaign/runner.ts';
 import { runCampaignWorkers } from './campaign/workers.ts';
 import { requireProfile } from './campaign/select.ts';
-import { mergeCampaigns } from './campaign/merge.ts';
+import { mergeCampaigns, readSummary } from './campaign/merge.ts';
+import { htmlReport } from './campaign/htmlReport.ts';
 import { formatTriage, triage } from './campaign/triage.ts';
 import { newProperty } from './campaign/newProperty.ts';
 import { toJson } from './campaign/serialize.ts';
@@ -34,6 +36,7 @@ const USAGE = `usage: nestfuzz <command> [options]
   replay  <corpus-file> [--json]
   merge   <campaign-dir>... --out DIR
   triage  <campaign-dir> [--known CORPUS-DIR] [--json]
+  report  <campaign-dir> [--history summary.json]... [--out report.html]
   new-property <area>/<id>
   list    [--json]
   check   --vmcb <page.bin|dir> [--l1 state.json] [--profile NAME] [--json]
@@ -41,7 +44,7 @@ const USAGE = `usage: nestfuzz <command> [options]
   help
 `;
 
-const COMMANDS = ['fuzz', 'replay', 'list', 'check', 'merge', 'triage', 'new-property', 'help'] as const;
+const COMMANDS = ['fuzz', 'replay', 'list', 'check', 'merge', 'triage', 'report', 'new-property', 'help'] as const;
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -216,6 +219,22 @@ function cmdMerge(args: string[]): number {
   return r.summary?.failed ? 1 : 0;
 }
 
+function cmdReport(args: string[]): number {
+  const { values, positionals } = parseFlags('report', args, { history: { type: 'string', multiple: true }, out: { type: 'string' } }, 1);
+  if (positionals.length !== 1) throw usageError('`report` needs one campaign directory', 'run `nestfuzz report out/night --history out/2026-11-24/merged/summary.json`');
+  const summary = readSummary(positionals[0]);
+  if (!summary) throw new NestfuzzError('NESTFUZZ_BAD_INPUT', `${positionals[0]} has no summary.json`, 'point it at a directory written by `nestfuzz fuzz --out DIR` or `nestfuzz merge`');
+  const history = (values.history ?? []).map((f) => {
+    const s = readSummary(dirname(f));
+    if (!s) throw new NestfuzzError('NESTFUZZ_BAD_INPUT', `${f} is not a summary.json`, 'pass the summary.json files of earlier nights');
+    return s;
+  });
+  const file = values.out ?? join(positionals[0], 'report.html');
+  writeFileSync(file, htmlReport(summary, { history }));
+  out(`wrote ${file}\n`);
+  return 0;
+}
+
 function cmdNewProperty(args: string[]): number {
   const { positionals } = parseFlags('new-property', args, {}, 1);
   if (positionals.length !== 1) throw usageError('`new-property` needs <area>/<id>', 'run `nestfuzz new-property svm/my-invariant`');
@@ -318,6 +337,8 @@ async function main(argv: string[]): Promise<number> {
       return cmdTriage(rest);
     case 'new-property':
       return cmdNewProperty(rest);
+    case 'report':
+      return cmdReport(rest);
     case 'help':
     case '--help':
     case '-h':

@@ -9,7 +9,8 @@ import { corpusBuckets, liveRepresentative, writeIndex, type BucketIndex } from 
 import { writeFileAtomic } from './corpus.ts';
 import { combineCoverage, type CoverageParts } from './coverageRecords.ts';
 import { NestfuzzError, oneLine } from './errors.ts';
-import { JUNIT_FILE, SUMMARY_FILE } from './campaignFiles.ts';
+import { JUNIT_FILE, REPORT_FILE, SUMMARY_FILE } from './campaignFiles.ts';
+import { htmlReport } from './htmlReport.ts';
 import { junitXml } from './junit.ts';
 import type { CampaignResult } from './runner.ts';
 import { fromJson, toJson } from './serialize.ts';
@@ -122,6 +123,7 @@ export function mergeCampaigns(inputs: readonly string[], out: string): MergeRes
     };
     writeFileAtomic(join(out, SUMMARY_FILE), `${toJson(summary, 2)}\n`);
     writeFileAtomic(join(out, JUNIT_FILE), junitXml(summary as unknown as CampaignResult));
+    writeFileAtomic(join(out, REPORT_FILE), htmlReport(summary));
   }
   return { out, inputs: [...inputs], files, buckets: Object.keys(index.buckets).length, summary };
 }

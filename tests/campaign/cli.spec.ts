@@ -36,6 +36,9 @@ describe('cli', () => {
       expectOneLineError(cli('fuzz', '--min-coverage', '120', '--runs', '1'), /--min-coverage "120" is not a percentage/);
       expectOneLineError(cli('merge', 'no-such-dir', '--out', 'x'), /no-such-dir is not a directory/);
       expectOneLineError(cli('triage'), /`triage` needs one campaign directory/);
+      expectOneLineError(cli('report'), /`report` needs one campaign directory/);
+      expectOneLineError(cli('report', 'no-such-campaign'), /no-such-campaign has no summary.json/);
+      expectOneLineError(cli('new-property', 'nope'), /"nope" is not <area>\/<id>/);
       expectOneLineError(cli('fuzz', '--profile', 'linux-2.4', '--runs', '1'), /unknown profile "linux-2.4"/);
       expectOneLineError(cli('frobnicate'), /unknown command "frobnicate"/);
     });

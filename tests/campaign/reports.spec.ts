@@ -278,12 +278,13 @@ describe('junitXml', () => {
 });
 
 describe('writeCampaignFiles', () => {
-  it('should write summary.json and junit.xml, and no temporary file', async () => {
+  it('should write summary.json, junit.xml and report.html, and no temporary file', async () => {
     const { dir, cleanup } = tempDir('reports');
     try {
       const r = await runCampaign({ registry: FAKE_REGISTRY, outDir: dir, seed: 'files', runs: 50, profiles: [kvmNext], properties: ['fake-holds'] });
       const files = writeCampaignFiles(dir, r);
-      expect(files).toEqual({ summaryFile: join(dir, 'summary.json'), junitFile: join(dir, 'junit.xml') });
+      expect(files).toEqual({ summaryFile: join(dir, 'summary.json'), junitFile: join(dir, 'junit.xml'), reportFile: join(dir, 'report.html') });
+      expect(readFileSync(files.reportFile, 'utf8')).toMatch(/^<!doctype html>/);
       expect(readdirSync(dir).filter((n) => n.startsWith('.'))).toEqual([]);
       const text = readFileSync(files.summaryFile, 'utf8');
       expect(text).toBe(summaryJson(r));
