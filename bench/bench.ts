@@ -15,6 +15,7 @@
 //    havoc on the base's error code and address; permission_fault: every input uniform.
 
 import fc from 'fast-check';
+import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import seedrandom from 'seedrandom';
@@ -420,7 +421,7 @@ for (const profile of bugProfiles()) {
 // ---- campaign workers (issue #7): the default campaign's runs with 1 and N worker threads ----
 // Each measurement is a real `fuzz` CLI run (default properties and kernel profiles) reading its
 // summary.json: runs done in the same wall-clock budget.
-async function campaignRuns(workers: number, seconds: number): Promise<{ runs: number }> {
+async function campaignRuns(workers: number, seconds: number): Promise<{ runs: number; heapMb: number[] }> {
   const { mkdtempSync, readFileSync: readFile, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { spawnSync } = await import('node:child_process');
@@ -428,8 +429,8 @@ async function campaignRuns(workers: number, seconds: number): Promise<{ runs: n
   try {
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'fuzz', '--time', `${seconds}s`, '--workers', String(workers), '--out', out], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`bench: fuzz --workers ${workers} exited ${r.status}: ${r.stderr.split('\n').slice(-3).join(' ')}`);
-    const summary = JSON.parse(readFile(join(out, 'summary.json'), 'utf8')) as { runs: number };
-    return { runs: summary.runs };
+    const summary = JSON.parse(readFile(join(out, 'summary.json'), 'utf8')) as { runs: number; workerHeapMb?: number[] };
+    return { runs: summary.runs, heapMb: summary.workerHeapMb ?? [] };
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
@@ -439,8 +440,33 @@ const cores = availableParallelism();
 const oneWorker = await campaignRuns(1, workerSeconds);
 const nWorkers = await campaignRuns(cores, workerSeconds);
 
+// ---- merge of 10k corpus entries (two campaign directories of 5k each) ----
+async function mergeMs(entries: number): Promise<number> {
+  const { mkdtempSync, mkdirSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { mergeCampaigns } = await import('../src/campaign/merge.ts');
+  const root = mkdtempSync(join(tmpdir(), 'nestfuzz-bench-merge-'));
+  try {
+    const sample = readFileSync(join('corpus', 'gif-semantics', readdirSync(join('corpus', 'gif-semantics'))[0]), 'utf8');
+    for (const half of ['a', 'b']) {
+      for (let i = 0; i < entries / 2; i++) {
+        const d = join(root, half, 'corpus', `prop-${i % 50}`);
+        mkdirSync(d, { recursive: true });
+        writeFileSync(join(d, `${half}${i.toString(16).padStart(15, '0')}.json`), sample.replace('"found_at"', `"bench_${half}_${i}": true, "found_at"`));
+      }
+    }
+    const t0 = performance.now();
+    mergeCampaigns([join(root, 'a'), join(root, 'b')], join(root, 'merged'));
+    return performance.now() - t0;
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+const merge10kMs = await mergeMs(10_000);
+
 const report = {
-  workers: { seconds: workerSeconds, cores, one: oneWorker.runs, n: nWorkers.runs, scaling: +(nWorkers.runs / Math.max(1, oneWorker.runs)).toFixed(2) },
+  workers: { seconds: workerSeconds, cores, one: oneWorker.runs, n: nWorkers.runs, scaling: +(nWorkers.runs / Math.max(1, oneWorker.runs)).toFixed(2), heap_mb_per_worker: nWorkers.heapMb },
+  merge_10k_entries_ms: Math.round(merge10kMs),
   engine: {
     vmrun_per_s_valid: Math.round(engineValid), vmrun_per_s_mix: Math.round(engineMix),
     vmlaunch_per_s_valid: Math.round(vmlaunchValid), vmlaunch_per_s_mix: Math.round(vmlaunchMix),
@@ -457,7 +483,8 @@ if (json) {
   const f = (x: number) => (Number.isFinite(x) ? (x >= 100 ? Math.round(x).toString() : x.toFixed(1)) : '-');
   console.log(`engine: ${report.engine.vmrun_per_s_valid} VMRUN/s (valid base), ${report.engine.vmrun_per_s_mix} VMRUN/s (generated mix)`);
   console.log(`engine: ${report.engine.vmlaunch_per_s_valid} VMLAUNCH/s (valid base), ${report.engine.vmlaunch_per_s_mix} VMLAUNCH/s (generated vmxCase mix)`);
-  console.log(`workers: ${report.workers.one} runs with 1 worker, ${report.workers.n} with ${report.workers.cores} in ${report.workers.seconds} s each (${report.workers.scaling}×)`);
+  console.log(`workers: ${report.workers.one} runs with 1 worker, ${report.workers.n} with ${report.workers.cores} in ${report.workers.seconds} s each (${report.workers.scaling}×); V8 heap per worker ${report.workers.heap_mb_per_worker.join(', ')} MiB`);
+  console.log(`merge: 10k corpus entries in ${report.merge_10k_entries_ms} ms`);
   console.log(`walker: ${report.walker.walks_per_s_4level_over_ept4} walks/s (walk_addr_generic, 4-level L2 walk through a 4-level EPT), ${report.walker.nested_fault_per_s_mix} runNestedFault/s (generated nestedFaultCase mix), ${report.walker.l2_streams_per_s} L2 instruction streams/s, ${report.walker.page_faults_per_s} page faults/s (MMU page-fault path, generated pageFaultCase mix)`);
   console.log(`check reach over ${report.check_reach.cases} generated cases (kvm-next): % of runs evaluating / failing each check`);
   for (const [id, r] of Object.entries(report.check_reach.checks)) console.log(`  ${id.padEnd(38)} ${r.evaluated_pct.toFixed(2).padStart(6)}%  ${r.failed_pct.toFixed(2).padStart(6)}%`);

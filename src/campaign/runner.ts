@@ -157,6 +157,8 @@ interface CampaignCommon {
   shrinkLogDir: string;
   /** 'i/n' when the campaign ran one shard of its plan. */
   shard: string | null;
+  /** --workers > 1: each worker thread's V8 heap (MiB) when it finished. */
+  workerHeapMb?: number[];
   /** Every property × profile pair of the unsharded plan ("property|profile"), for merge and triage. */
   plannedPairs: number;
 }

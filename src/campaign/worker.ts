@@ -2,6 +2,7 @@
 // campaign's options and posts the result back. Profiles travel by name, so only registered
 // profiles and the default property registry can run in workers.
 
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { getProfile } from '../engine/profile_list.ts';
 import type { Profile } from '../engine/profiles.ts';
@@ -30,6 +31,7 @@ const opts: CampaignOptions = {
 };
 
 runCampaign(opts).then(
-  (result) => parentPort?.postMessage({ type: 'result', result }),
+  // The isolate's heap at the end (peak is what a CI machine must have: total_heap_size after the run).
+  (result) => parentPort?.postMessage({ type: 'result', result, heapMb: +(getHeapStatistics().total_heap_size / 2 ** 20).toFixed(1) }),
   (e: unknown) => parentPort?.postMessage({ type: 'error', message: e instanceof Error ? e.message : String(e), code: (e as { code?: string }).code, fix: (e as { fix?: string }).fix }),
 );

@@ -21,7 +21,7 @@ export interface WorkerJob {
   count: number;
 }
 
-type WorkerMessage = { type: 'result'; result: CampaignResult } | { type: 'error'; message: string; code?: string; fix?: string };
+type WorkerMessage = { type: 'result'; result: CampaignResult; heapMb: number } | { type: 'error'; message: string; code?: string; fix?: string };
 
 function runWorker(job: WorkerJob, signal: AbortSignal | undefined): Promise<CampaignResult> {
   return new Promise((resolve, reject) => {
@@ -35,7 +35,7 @@ function runWorker(job: WorkerJob, signal: AbortSignal | undefined): Promise<Cam
       settled = true;
       signal?.removeEventListener('abort', onAbort);
       void w.terminate();
-      if (m.type === 'result') resolve(m.result);
+      if (m.type === 'result') resolve({ ...m.result, workerHeapMb: [m.heapMb] });
       // A user error found in the worker is the same one-line error; anything else is internal (exit 3).
       else if (m.code?.startsWith('NESTFUZZ_')) reject(new NestfuzzError(m.code as ConstructorParameters<typeof NestfuzzError>[0], m.message, m.fix ?? ''));
       else reject(new Error(`worker ${job.index}: ${m.message}`));
@@ -62,6 +62,7 @@ function combine(results: CampaignResult[], elapsedMs: number): CampaignResult {
     pairs: byPlan(results.flatMap((r) => r.pairs)),
     failures,
     ...combineCoverage(results),
+    workerHeapMb: results.flatMap((r) => r.workerHeapMb ?? []),
     elapsedMs,
   };
   if (failures.length > 0) return { ...common, failed: true, interrupted };
