@@ -464,7 +464,12 @@ async function mergeMs(entries: number): Promise<number> {
 }
 const merge10kMs = await mergeMs(10_000);
 
+// ---- differential oracle (issue #8): states/s per emulator adapter, agreement after listed divergences ----
+const { oracleBench } = await import('./oracle.ts');
+const oracleRows = await oracleBench(['qemu-svm'], quick ? 10_000 : 40_000, cores);
+
 const report = {
+  oracle: oracleRows,
   workers: { seconds: workerSeconds, cores, one: oneWorker.runs, n: nWorkers.runs, scaling: +(nWorkers.runs / Math.max(1, oneWorker.runs)).toFixed(2), heap_mb_per_worker: nWorkers.heapMb },
   merge_10k_entries_ms: Math.round(merge10kMs),
   engine: {
@@ -485,6 +490,7 @@ if (json) {
   console.log(`engine: ${report.engine.vmlaunch_per_s_valid} VMLAUNCH/s (valid base), ${report.engine.vmlaunch_per_s_mix} VMLAUNCH/s (generated vmxCase mix)`);
   console.log(`workers: ${report.workers.one} runs with 1 worker, ${report.workers.n} with ${report.workers.cores} in ${report.workers.seconds} s each (${report.workers.scaling}×); V8 heap per worker ${report.workers.heap_mb_per_worker.join(', ')} MiB`);
   console.log(`merge: 10k corpus entries in ${report.merge_10k_entries_ms} ms`);
+  for (const o of report.oracle) console.log(`oracle ${o.adapter}: ${o.states} generated states, ${o.states_per_s_1} states/s with 1 instance, ${o.states_per_s_n} with ${o.jobs} (boot included); ${o.compare_states_per_s} states/s compared with the engine; agreement after listed divergences ${(100 * o.agreement_after_listed).toFixed(3)}%; ${o.crashes} emulator crash(es)`);
   console.log(`walker: ${report.walker.walks_per_s_4level_over_ept4} walks/s (walk_addr_generic, 4-level L2 walk through a 4-level EPT), ${report.walker.nested_fault_per_s_mix} runNestedFault/s (generated nestedFaultCase mix), ${report.walker.l2_streams_per_s} L2 instruction streams/s, ${report.walker.page_faults_per_s} page faults/s (MMU page-fault path, generated pageFaultCase mix)`);
   console.log(`check reach over ${report.check_reach.cases} generated cases (kvm-next): % of runs evaluating / failing each check`);
   for (const [id, r] of Object.entries(report.check_reach.checks)) console.log(`  ${id.padEnd(38)} ${r.evaluated_pct.toFixed(2).padStart(6)}%  ${r.failed_pct.toFixed(2).padStart(6)}%`);

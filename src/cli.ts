@@ -41,10 +41,12 @@ const USAGE = `usage: nestfuzz <command> [options]
   list    [--json]
   check   --vmcb <page.bin|dir> [--l1 state.json] [--profile NAME] [--json]
   check   --vmcs12 <state.json|dir> [--profile NAME] [--json]
+  oracle  --emulator qemu-svm (--generate N [--seed S] | --cases <dir|corpus-file>) [--jobs N]
+          [--profile NAME] [--corpus DIR | --no-corpus] [--no-shrink] [--json]
   help
 `;
 
-const COMMANDS = ['fuzz', 'replay', 'list', 'check', 'merge', 'triage', 'report', 'new-property', 'help'] as const;
+const COMMANDS = ['fuzz', 'replay', 'list', 'check', 'merge', 'triage', 'report', 'new-property', 'oracle', 'help'] as const;
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -319,6 +321,45 @@ function checkVmcs12(target: string, profileName: string | undefined, json: bool
   return 0;
 }
 
+function parseCount(text: string, flag: string): number {
+  if (!/^\d+$/.test(text) || Number(text) <= 0 || !Number.isSafeInteger(Number(text))) throw usageError(`${flag} ${JSON.stringify(text)} is not a positive whole number`, `write it like ${flag} 1000`);
+  return Number(text);
+}
+
+/** `oracle`: exit 1 when a divergence no listed entry explains was found. */
+async function cmdOracle(args: string[]): Promise<number> {
+  const { values } = parseFlags('oracle', args, {
+    emulator: { type: 'string' },
+    generate: { type: 'string' },
+    seed: { type: 'string' },
+    cases: { type: 'string' },
+    jobs: { type: 'string' },
+    profile: { type: 'string' },
+    corpus: { type: 'string' },
+    'no-corpus': { type: 'boolean' },
+    'no-shrink': { type: 'boolean' },
+    json: { type: 'boolean' },
+  }, 0);
+  if (values.emulator === undefined) throw usageError('`oracle` needs --emulator <name>', 'run `nestfuzz oracle --emulator qemu-svm --generate 10000`');
+  if (values.corpus !== undefined && values['no-corpus']) throw usageError('--corpus and --no-corpus cannot be combined');
+  if (values.seed !== undefined && values.generate === undefined) throw usageError('--seed goes with --generate');
+  const seed = values.seed === undefined ? 1 : Number(values.seed);
+  if (!Number.isSafeInteger(seed)) throw usageError(`--seed ${JSON.stringify(values.seed)} is not an integer`);
+  const { runOracleSession } = await import('./oracle/session.ts');
+  const { formatOracleReport } = await import('./oracle/format.ts');
+  const r = await runOracleSession({
+    emulator: values.emulator,
+    profile: requireProfile(values.profile ?? DEFAULT_PROFILE),
+    jobs: values.jobs === undefined ? availableParallelism() : parseCount(values.jobs, '--jobs'),
+    ...(values.generate !== undefined ? { generate: { count: parseCount(values.generate, '--generate'), seed } } : {}),
+    ...(values.cases !== undefined ? { cases: values.cases } : {}),
+    corpusDir: values['no-corpus'] ? null : (values.corpus ?? 'corpus'),
+    shrink: !values['no-shrink'],
+  });
+  out(values.json ? `${toJson(r, 2)}\n` : formatOracleReport(r));
+  return r.unexplained.length ? 1 : 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined) throw usageError('missing command', `use one of: ${COMMANDS.join(', ')}`);
@@ -339,6 +380,8 @@ async function main(argv: string[]): Promise<number> {
       return cmdNewProperty(rest);
     case 'report':
       return cmdReport(rest);
+    case 'oracle':
+      return cmdOracle(rest);
     case 'help':
     case '--help':
     case '-h':

@@ -279,6 +279,9 @@ export function loadCorpusFile(file: string, opts: LoadCorpusOptions = {}): Corp
   return v as CorpusEntry;
 }
 
+/** The corpus subdirectory of emulator-disagreement counterexamples (one folder per adapter). */
+export const ORACLE_CORPUS_SUBDIR = 'oracle';
+
 export interface CorpusListing {
   property: string;
   hash: string;
@@ -291,7 +294,9 @@ export function listCorpus(corpusDir: string): CorpusListing[] {
   const out: CorpusListing[] = [];
   for (const property of readdirSync(corpusDir).sort()) {
     const dir = join(corpusDir, property);
-    if (property.startsWith('.') || !statSync(dir).isDirectory()) continue;
+    // corpus/oracle/ holds engine-vs-emulator counterexamples (src/oracle/oracleCorpus.ts): they
+    // replay on an emulator (`nestfuzz oracle --cases`), not through a property.
+    if (property.startsWith('.') || property === ORACLE_CORPUS_SUBDIR || !statSync(dir).isDirectory()) continue;
     for (const name of readdirSync(dir).sort()) {
       if (name.startsWith('.') || !name.endsWith('.json')) continue;
       out.push({ property, hash: name.slice(0, -'.json'.length), file: join(dir, name) });

@@ -8,6 +8,8 @@ export const NESTFUZZ_ERROR_CODES = [
   'NESTFUZZ_UNKNOWN_PROFILE',
   'NESTFUZZ_CORPUS_SCHEMA',
   'NESTFUZZ_BAD_INPUT',
+  // An emulator or assembler the oracle needs is missing or broke (not a verdict on a state).
+  'NESTFUZZ_ORACLE',
 ] as const;
 
 export type NestfuzzErrorCode = (typeof NESTFUZZ_ERROR_CODES)[number];

@@ -285,6 +285,10 @@ export function run_l2(ctx: Ctx, program: readonly L2Insn[]): L2Result {
         continue;
       }
       case 'hlt':
+        // HLT is privileged (#GP(0) at CPL > 0 in protected mode), and a simple exception such as
+        // a CPL check comes before the instruction intercept (APM vol.2 15.9). The CPU takes CPL
+        // from the VMCB's CPL field (APM 15.5.1), which KVM copies from vmcb12.
+        if ((v.regs.cr0 & CR0.PE) !== 0n && v.vmcb02.save.cpl !== 0) return l2_exception(ctx, cpu, VEC.GP, len);
         l2_exit_to_l0(ctx, cpu, SVM_EXIT.HLT, len);
         if (isIntercept(c.intercepts, INTERCEPT.HLT)) return reflect(ctx, SVM_EXIT.HLT, 0n, 0n);
         kvm_skip_emulated_instruction(ctx, cpu, len); // kvm_emulate_halt skips, then blocks

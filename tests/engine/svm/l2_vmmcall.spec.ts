@@ -75,7 +75,11 @@ describe('L2 VMMCALL', () => {
     it('should answer -KVM_EPERM to an L2 at CPL 3 and 0 to KVM_HC_VAPIC_POLL_IRQ', () => {
       const user = scenario([{ op: 'vmmcall' }, { op: 'hlt' }]);
       user.vmcb12.save.cpl = 3;
-      expect(run(user, hypercallBug).after.vmcb12!.save.rax).toBe(BigInt.asUintN(64, -1n));
+      // At CPL 3 the HLT after it #GPs before its intercept is checked (APM 15.9): L1 sees the #GP.
+      setIntercept(user.vmcb12.control.intercepts, INTERCEPT.EXCEPTION_OFFSET + VEC.GP);
+      const r = run(user, hypercallBug);
+      expect(r.l2_exit_code).toBe(0x4dn);
+      expect(r.after.vmcb12!.save.rax).toBe(BigInt.asUintN(64, -1n));
       const poll = scenario([{ op: 'vmmcall' }, { op: 'hlt' }]);
       poll.vmcb12.save.rax = 1n;
       expect(run(poll, hypercallBug).after.vmcb12!.save.rax).toBe(0n);

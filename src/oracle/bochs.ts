@@ -1,0 +1,311 @@
+// The Bochs adapters' process layer: a batch of state pages runs in Bochs 2.7 under the harness
+// (svm.asm or vmx.asm assembled with -DBOCHS), entered from an option ROM (optrom.asm), with the
+// static image, the batch header and the pages on an ATA flat disk image the harness reads by PIO
+// (oracle.md §4.2: optramimage is scrambled above 128 KiB). The harness prints one text line per
+// state on port 0xE9 (Bochs's stdout) after the outcome, so lines survive a Bochs PANIC or reset;
+// the first index without a line is a crash of that state, and the batch resumes at the next one
+// with the start index patched in the disk image (oracle.md §4.3). `jobs` instances run side by
+// side, each in its own directory with its own image copy (Bochs locks the image).
+
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NestfuzzError } from '../campaign/errors.ts';
+import { assembleHarness } from './assemble.ts';
+import { inputHeader, staticImage, type Segment } from './image.ts';
+import { CPUID_LEAVES, LAYOUT, statePage } from './layout.ts';
+import type { BatchRun, RawOutcome } from './raw.ts';
+
+export const BOCHS_BINARY = 'bochs';
+/** AMD model with SVM and NPT (oracle.md §4.1). */
+export const BOCHS_SVM_CPU = 'phenom_8650_toliman';
+/** Intel model with VMX (oracle.md §6). */
+export const BOCHS_VMX_CPU = 'corei7_sandy_bridge_2600k';
+
+const SECTOR = 512;
+/** Bochs wants a flat image of whole cylinders: 16 heads x 63 sectors (oracle.md §4.2). */
+const CYLINDER = 16 * 63 * SECTOR;
+/** The harness's ata_read takes 1..255 sectors per command. */
+const MAX_CHUNK_SECTORS = 128;
+/** Room in the directory sector: 8 header bytes, 20 bytes per extent. */
+const MAX_EXTENTS = Math.floor((SECTOR - 8) / 20);
+
+/** No new line for this long means Bochs hung on the current state (boot gets BOOT_STALL_MS). */
+const STALL_MS = 4000;
+const BOOT_STALL_MS = 10_000;
+const POLL_MS = 100;
+
+/** One harness record as printed: u32 index, u32 kind, seven u64 fields. */
+export interface BochsRecord {
+  index: number;
+  kind: number;
+  f: bigint[];
+}
+
+export interface BochsHarness {
+  /** harness/<name>.asm, assembled with -DBOCHS. */
+  name: 'svm' | 'vmx';
+  cpu: string;
+  /** Bytes of each state page the harness needs (the rest of the page stays zero). */
+  stateBytes: number;
+}
+
+export interface BochsBatch {
+  /** Per state: its record, or why there is none. */
+  records: (BochsRecord | { crash: string })[];
+  boots: number;
+  /** "@NF <tag>" lines other than records (C = CPUID, M = capability MSRs), first boot's. */
+  extra: Map<string, bigint[]>;
+}
+
+const roundUp = (n: number, to: number): number => Math.ceil(n / to) * to;
+
+interface Extent {
+  gpa: number;
+  lba: number;
+  sectors: number;
+  chunks: number;
+  stride: number;
+}
+
+/**
+ * The disk image: directory sector, then the static image, the batch header and every state's
+ * first `stateBytes` bytes, each padded to whole sectors. Returns the image and the byte offset of
+ * the header's start-index word (patched for a resume).
+ */
+function diskImage(pages: Uint8Array[], stateBytes: number): { image: Buffer; startOffset: number } {
+  const segments: Segment[] = [...staticImage()];
+  const extents: Extent[] = [];
+  const blobs: { lba: number; bytes: Uint8Array }[] = [];
+  let lba = 1;
+  const addSegment = (seg: Segment): void => {
+    const sectors = Math.ceil(seg.bytes.length / SECTOR);
+    for (let s = 0; s < sectors; s += MAX_CHUNK_SECTORS) {
+      const n = Math.min(MAX_CHUNK_SECTORS, sectors - s);
+      extents.push({ gpa: seg.gpa + s * SECTOR, lba, sectors: n, chunks: 1, stride: 0 });
+      blobs.push({ lba, bytes: seg.bytes.subarray(s * SECTOR, (s + n) * SECTOR) });
+      lba += n;
+    }
+  };
+  segments.forEach(addSegment);
+  // Padding a segment to whole sectors must not overwrite a neighbour.
+  const spans = extents.map((e) => [e.gpa, e.gpa + e.sectors * SECTOR]).sort((a, b) => a[0] - b[0]);
+  for (let k = 1; k < spans.length; k++) if (spans[k][0] < spans[k - 1][1]) throw new Error(`bochs: static image segments overlap at 0x${spans[k][0].toString(16)}`);
+  const header = inputHeader(pages.length, 0);
+  const headerLba = lba;
+  addSegment(header);
+  const perState = Math.ceil(stateBytes / SECTOR);
+  if (pages.length > 0) {
+    extents.push({ gpa: statePage(0), lba, sectors: perState, chunks: pages.length, stride: 0x1000 });
+    pages.forEach((p, i) => blobs.push({ lba: lba + i * perState, bytes: p.subarray(0, Math.min(p.length, perState * SECTOR)) }));
+    lba += perState * pages.length;
+  }
+  if (extents.length > MAX_EXTENTS) throw new Error(`bochs: ${extents.length} disk extents, the directory holds ${MAX_EXTENTS}`);
+  const image = Buffer.alloc(roundUp(lba * SECTOR, CYLINDER));
+  image.writeUInt32LE(LAYOUT.DISK_MAGIC, 0);
+  image.writeUInt32LE(extents.length, 4);
+  extents.forEach((e, k) => [e.gpa, e.lba, e.sectors, e.chunks, e.stride].forEach((v, j) => image.writeUInt32LE(v, 8 + k * 20 + j * 4)));
+  for (const b of blobs) image.set(b.bytes, b.lba * SECTOR);
+  return { image, startOffset: headerLba * SECTOR + 8 };
+}
+
+/** The option ROM with its checksum byte fixed (all bytes sum to 0 mod 256). */
+function optionRom(): Buffer {
+  const rom = Buffer.from(readFileSync(assembleHarness('optrom')));
+  let sum = 0;
+  for (let k = 0; k < rom.length - 1; k++) sum = (sum + rom[k]) & 0xff;
+  rom[rom.length - 1] = (256 - sum) & 0xff;
+  return rom;
+}
+
+function config(h: BochsHarness, harnessBin: string): string {
+  return [
+    `megs: ${LAYOUT.RAM_MB}`,
+    'romimage: file=/usr/share/bochs/BIOS-bochs-latest',
+    'vgaromimage: file=/usr/share/vgabios/vgabios.bin',
+    'optromimage1: file=optrom.rom, address=0xd0000',
+    `optramimage1: file=${harnessBin}, address=0x${LAYOUT.HARNESS_BASE.toString(16)}`,
+    'ata0: enabled=1, ioaddr1=0x1f0, ioaddr2=0x3f0, irq=14',
+    'ata0-master: type=disk, path=disk.img, mode=flat',
+    'boot: disk',
+    `cpu: model=${h.cpu}, count=1, ips=100000000`,
+    // nogui is not built into Debian's bochs; rfb with timeout=0 starts without a client and each
+    // instance takes the next free port (oracle.md §4.1).
+    'display_library: rfb, options="timeout=0"',
+    'log: bochs.log',
+    'panic: action=fatal',
+    'error: action=report',
+    'info: action=report',
+    'debug: action=ignore',
+    'magic_break: enabled=1',
+    'port_e9_hack: enabled=1',
+    'speaker: enabled=0',
+    'sound: waveoutdrv=dummy, waveindrv=dummy, midioutdrv=dummy',
+    '',
+  ].join('\n');
+}
+
+interface Boot {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  timedOut: boolean;
+  lines: string[];
+}
+
+const LINE = /@NF ([A-Z])((?: [0-9a-f]+)*)$/;
+
+/**
+ * Boots Bochs in `dir`; collects the harness's "@NF" lines. The debugger script continues to the
+ * harness's final magic breakpoint (or a reset) and quits; a PANIC ends the process by itself. A
+ * watchdog kills a Bochs that prints no line for STALL_MS (BOOT_STALL_MS before the first).
+ */
+function boot(dir: string): Promise<Boot> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(BOCHS_BINARY, ['-q', '-f', 'cfg.bxrc', '-rc', 'dump.rc'], { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] });
+    const lines: string[] = [];
+    let partial = '';
+    let timedOut = false;
+    let lastProgress = performance.now();
+    p.stdout.on('data', (d: Buffer) => {
+      const parts = (partial + d.toString('latin1')).split('\n');
+      partial = parts.pop() ?? '';
+      for (const l of parts) {
+        const m = LINE.exec(l);
+        if (m) {
+          lines.push(`${m[1]}${m[2]}`);
+          lastProgress = performance.now();
+        }
+      }
+    });
+    const watchdog = setInterval(() => {
+      if (performance.now() - lastProgress > (lines.length === 0 ? BOOT_STALL_MS : STALL_MS)) {
+        timedOut = true;
+        p.kill('SIGKILL');
+      }
+    }, POLL_MS);
+    p.on('error', (e: NodeJS.ErrnoException) => {
+      clearInterval(watchdog);
+      if (e.code === 'ENOENT') reject(new NestfuzzError('NESTFUZZ_ORACLE', `${BOCHS_BINARY} is not installed`, 'apt-get install bochs bochsbios bochs-x vgabios (see .ci/run)'));
+      else reject(e);
+    });
+    p.on('close', (status, signal) => {
+      clearInterval(watchdog);
+      resolve({ status, signal, timedOut, lines });
+    });
+  });
+}
+
+/** What the instance log says about the death: PANIC/reset lines first, else the last error. */
+function deathNote(dir: string): string {
+  let log = '';
+  try {
+    log = readFileSync(join(dir, 'bochs.log'), 'latin1');
+  } catch {
+    return '';
+  }
+  const lines = log.split('\n');
+  const strip = (l: string): string => l.replace(/^\d+([ipedx])\[[^\]]*\]\s*/, '$1 ').trim();
+  const fatal = lines.filter((l) => /PANIC|resetting|shutdown|3rd \(/.test(l));
+  if (fatal.length > 0) return fatal.slice(0, 2).map(strip).join('; ');
+  const errors = lines.filter((l) => /^\d+e\[/.test(l));
+  return errors.length > 0 ? strip(errors[errors.length - 1]) : '';
+}
+
+function parseRecord(rest: bigint[]): BochsRecord {
+  return { index: Number(rest[0]), kind: Number(rest[1]), f: rest.slice(2, 9) };
+}
+
+let instanceSerial = 0;
+
+function scratchRoot(): string {
+  return existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+}
+
+/** One Bochs instance running `pages` in as many boots as crashes require. */
+async function runInstance(h: BochsHarness, pages: Uint8Array[]): Promise<BochsBatch> {
+  const harnessBin = assembleHarness(h.name, ['BOCHS']);
+  const dir = mkdtempSync(join(scratchRoot(), `nestfuzz-bochs-${process.pid}-${instanceSerial++}-`));
+  const n = pages.length;
+  const records: (BochsRecord | { crash: string })[] = new Array(n);
+  const extra = new Map<string, bigint[]>();
+  let boots = 0;
+  const t0 = performance.now();
+  try {
+    const { image, startOffset } = diskImage(pages, h.stateBytes);
+    writeFileSync(join(dir, 'optrom.rom'), optionRom());
+    writeFileSync(join(dir, 'cfg.bxrc'), config(h, harnessBin));
+    writeFileSync(join(dir, 'dump.rc'), 'c\nquit\n');
+    let start = 0;
+    while (start <= n) {
+      image.writeUInt32LE(start, startOffset);
+      writeFileSync(join(dir, 'disk.img'), image);
+      boots++;
+      const b = await boot(dir);
+      let ended = false;
+      for (const l of b.lines) {
+        const tag = l[0];
+        const vals = l.slice(1).trim().split(' ').filter((x) => x !== '').map((x) => BigInt(`0x${x}`));
+        if (tag === 'R') {
+          const r = parseRecord(vals);
+          if (r.index === n && r.kind === LAYOUT.REC_END) ended = true;
+          else if (r.index >= start && r.index < n && vals.length === 9) records[r.index] = r;
+        } else if (!extra.has(tag)) extra.set(tag, vals);
+      }
+      if (ended) break;
+      let i = start;
+      while (i < n && records[i] !== undefined) i++;
+      if (i >= n) break; // every state recorded, the end line lost: nothing left to resume
+      const why = b.timedOut ? `hang (no line for ${STALL_MS} ms)` : b.signal ? `bochs killed by ${b.signal}` : `bochs exited with status ${b.status}`;
+      const note = deathNote(dir);
+      records[i] = { crash: note ? `${why}: ${note}` : why };
+      start = i + 1;
+    }
+  } finally {
+    if (process.env.NESTFUZZ_ORACLE_DEBUG) console.error(`bochs instance ${dir}: ${n} states, ${boots} boots, ${(performance.now() - t0).toFixed(0)} ms`);
+    if (!process.env.NESTFUZZ_ORACLE_KEEP) rmSync(dir, { recursive: true, force: true });
+  }
+  return { records, boots, extra };
+}
+
+/** Runs every page on Bochs over `jobs` parallel instances (contiguous chunks, order kept). */
+export async function runBochs(h: BochsHarness, pages: Uint8Array[], jobs = 1): Promise<BochsBatch> {
+  const j = Math.max(1, jobs);
+  const per = Math.min(LAYOUT.MAX_STATES, Math.max(1, Math.ceil(pages.length / j)));
+  const chunks: Uint8Array[][] = [];
+  for (let i = 0; i < pages.length; i += per) chunks.push(pages.slice(i, i + per));
+  if (chunks.length === 0) chunks.push([]);
+  const results: BochsBatch[] = [];
+  for (let w = 0; w < chunks.length; w += j) results.push(...(await Promise.all(chunks.slice(w, w + j).map((c) => runInstance(h, c)))));
+  return {
+    records: results.flatMap((r) => r.records),
+    boots: results.reduce((s, r) => s + r.boots, 0),
+    extra: results[0]?.extra ?? new Map(),
+  };
+}
+
+/** Control area (0x000–0x3ff) and save area (0x400–0x6ff): all the harness reads of a VMCB. */
+const VMCB_DEFINED_BYTES = 0x700;
+const SVM_HARNESS: BochsHarness = { name: 'svm', cpu: BOCHS_SVM_CPU, stateBytes: VMCB_DEFINED_BYTES };
+
+/** The "@NF C" line: CPUID_LEAVES x [eax, ebx, ecx, edx]. */
+export function cpuidFromLine(vals: bigint[] | undefined): number[][] {
+  if (!vals) return [];
+  return CPUID_LEAVES.map((_, k) => [0, 1, 2, 3].map((r) => Number(vals[k * 4 + r] ?? 0n)));
+}
+
+/** The bochs-svm adapter's runner: the same BatchRun shape as qemu.ts. */
+export async function runBochsSvm(pages: Uint8Array[], jobs = 1): Promise<BatchRun> {
+  const b = await runBochs(SVM_HARNESS, pages, jobs);
+  const outcomes: RawOutcome[] = Array.from(b.records, (r): RawOutcome => {
+    if (r === undefined) return { kind: 'crash', detail: 'no record' };
+    if ('crash' in r) return { kind: 'crash', detail: r.crash };
+    const [a, b1, c, d, e, f, g] = r.f;
+    if (r.kind === LAYOUT.REC_HOST_EXC) return { kind: 'host-exception', vector: Number(a), error_code: b1 };
+    return {
+      kind: 'exit',
+      exit: { exit_code: a, exit_info_1: b1, exit_info_2: c, exit_int_info: Number(d & 0xffffffffn), exit_int_info_err: Number(d >> 32n), rip: e, next_rip: f, event_inj: g },
+    };
+  });
+  return { outcomes, boots: b.boots, cpuid: cpuidFromLine(b.extra.get('C')) };
+}

@@ -1,0 +1,61 @@
+; nestfuzz Bochs option ROM: the Bochs adapter's stand-in for a multiboot loader (oracle.md §4.2).
+;
+; The BIOS finds the ROM at ROM_BASE during POST (signature 0x55 0xAA, size in 512-byte blocks,
+; entry at offset 3; the adapter fixes the checksum byte so all bytes sum to 0 mod 256) and far-calls
+; the entry in real mode. The ROM masks the PICs, enables A20, switches to 32-bit protected mode with
+; flat CS/DS/ES/SS (the data selectors must be reloaded: a data access through the real-mode
+; segment cache faults) and jumps to the harness's 32-bit entry at HARNESS_BASE, where Bochs's
+; optramimage put it. It never returns to the BIOS.
+
+%include "layout.inc"
+
+ROM_BASE   equ 0xD0000
+ROM_BLOCKS equ 4                     ; 2 KiB
+
+bits 16
+org 0
+
+    db 0x55, 0xAA, ROM_BLOCKS
+entry:
+    cli
+    cld
+    mov al, 0xFF                     ; mask every IRQ on both PICs: the harness polls the disk
+    out 0x21, al
+    out 0xA1, al
+    in al, 0x92                      ; fast A20 (bit 1), never the reset bit (bit 0)
+    or al, 2
+    and al, 0xFE
+    out 0x92, al
+    mov ax, cs
+    mov ds, ax
+    o32 lgdt [gdt_ptr]
+    mov eax, cr0
+    or al, 1
+    mov cr0, eax
+    jmp dword 0x18:(ROM_BASE + pm32)
+
+bits 32
+pm32:
+    mov ax, 0x10
+    mov ds, ax
+    mov es, ax
+    mov ss, ax
+    mov fs, ax
+    mov gs, ax
+    mov esp, STACK_TOP
+    mov eax, HARNESS_BASE
+    jmp eax
+
+align 8
+; The harness's selectors (svm.asm/vmx.asm gdt): 0x10 flat data, 0x18 flat 32-bit code.
+gdt:
+    dq 0
+    dq 0
+    dq 0x00CF92000000FFFF
+    dq 0x00CF9A000000FFFF
+gdt_end:
+gdt_ptr:
+    dw gdt_end - gdt - 1
+    dd ROM_BASE + gdt
+
+    times ROM_BLOCKS * 512 - ($ - $$) db 0

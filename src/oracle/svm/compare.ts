@@ -1,0 +1,32 @@
+// Engine against emulator for a batch of oracle SVM states: each state's two verdicts, the fields
+// that differ, and the listed divergence (if any) that explains the difference.
+
+import type { OracleSvmCase } from '../../arbitraries/oracleSvm.ts';
+import type { Profile } from '../../engine/profiles.ts';
+import { run } from '../../engine/svm/run.ts';
+import type { RawOutcome } from '../raw.ts';
+import { SVM_DIVERGENCES } from './divergences.ts';
+import { diffSvmVerdicts, emulatorSvmVerdict, engineSvmVerdict, type SvmVerdict } from './verdict.ts';
+
+export interface SvmComparison {
+  engine: SvmVerdict;
+  emu: SvmVerdict;
+  engineFailed: string[];
+  diff: string[];
+  /** The listed divergence that explains `diff` (null when they agree or nothing explains it). */
+  explainedBy: string | null;
+}
+
+export function compareSvmState(c: OracleSvmCase, raw: RawOutcome, profile: Profile, adapter: string): SvmComparison {
+  const r = run(c.scenario, profile);
+  const engine = engineSvmVerdict(r);
+  const emu = emulatorSvmVerdict(raw);
+  const engineFailed = r.trace.failedChecks();
+  const diff = diffSvmVerdicts(engine, emu);
+  let explainedBy: string | null = null;
+  if (diff.length > 0) {
+    const ctx = { c, engine, emu, diff, engineFailed };
+    explainedBy = SVM_DIVERGENCES.find((d) => d.adapters.includes(adapter) && d.explains(ctx))?.id ?? null;
+  }
+  return { engine, emu, engineFailed, diff, explainedBy };
+}

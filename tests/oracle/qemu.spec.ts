@@ -1,0 +1,112 @@
+// The qemu-svm oracle end to end on QEMU TCG (.ci/run installs qemu-system-x86 and nasm): a
+// fixed seeded batch agrees with the engine after the listed divergences, the adapter survives
+// an emulator abort and a hang in the middle of a batch, and an engine profile with historical
+// check differences is caught, shrunk to one mutation and written as a replayable file.
+
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { buildOracleSvmCase } from '../../src/arbitraries/oracleSvm.ts';
+import { encodeVmcb } from '../../src/arch/svm/codec.ts';
+import { getProfile } from '../../src/engine/profile_list.ts';
+import { fromJson } from '../../src/campaign/serialize.ts';
+import { QEMU_SVM } from '../../src/oracle/svm/adapters.ts';
+import { SVM_DIVERGENCES } from '../../src/oracle/svm/divergences.ts';
+import { probeCpu, runOracleSession } from '../../src/oracle/session.ts';
+import { cli, expectOneLineError, tempDir } from '../campaign/helpers.ts';
+
+const kvmNext = getProfile('kvm-next')!;
+
+describe('qemu-svm oracle', () => {
+  it('reads the CPU model from the harness: qemu64 with SVM and NPT, MAXPHYADDR 40', async () => {
+    const cpu = await probeCpu(QEMU_SVM);
+    expect(cpu.maxphyaddr).toBe(40);
+    expect(cpu.guest.svm && cpu.guest.npt && cpu.guest.lm && cpu.guest.nx).toBe(true);
+    expect(cpu.guest.vnmi || cpu.guest.la57 || cpu.guest.vmx).toBe(false);
+  });
+
+  it('agrees with the engine on a fixed batch after the listed divergences', async () => {
+    const r = await runOracleSession({ emulator: 'qemu-svm', profile: kvmNext, jobs: 2, generate: { count: 400, seed: 20261126 }, corpusDir: null, shrink: false });
+    expect(r.states).toBe(400);
+    expect(r.unexplained).toEqual([]);
+    // Most states must agree outright or through the INVALID encoding; the rest need a reason.
+    expect(r.agree).toBeGreaterThan(100);
+    expect(r.explained.find((d) => d.id === 'qemu-invalid-exit-code-low32')?.count).toBeGreaterThan(100);
+  }, 120_000);
+
+  it('lists every divergence with who departs, a reason and a source', () => {
+    for (const d of SVM_DIVERGENCES) {
+      expect(d.reason.length).toBeGreaterThan(40);
+      expect(d.source).toMatch(/APM|SDM|KVM|oracle\.md|svm\.md/);
+      expect(['emulator', 'kvm', 'engine-scope']).toContain(d.departs);
+    }
+    expect(new Set(SVM_DIVERGENCES.map((d) => d.id)).size).toBe(SVM_DIVERGENCES.length);
+  });
+
+  it('records an emulator abort and a hang as crashes of those states and resumes with the next', async () => {
+    const cpu = await probeCpu(QEMU_SVM);
+    const valid = buildOracleSvmCase(cpu, { mode: 'long64', np: true, snippet: 'vmmcall' }, []);
+    // SS.DPL 3 makes QEMU change privilege to deliver the injected NMI; it aborts on the busy TSS.
+    const abort = buildOracleSvmCase(cpu, { mode: 'unpaged32', np: true, snippet: 'vmmcall' }, [['segment-attr', 1], ['event-inj-soft-or-nmi', 0]]);
+    // EFER.LMA set with paging off: QEMU delivers INT3 through 64-bit gates forever.
+    const hang = buildOracleSvmCase(cpu, { mode: 'long64', np: false, snippet: 'int3' }, [['efer-lma-mismatch', 1]]);
+    const pages = [valid, abort, valid, hang, valid].map((c) => encodeVmcb(c.scenario.vmcb12));
+    const r = await QEMU_SVM.runBatch(pages, 1);
+    expect(r.outcomes.map((o) => o.kind)).toEqual(['exit', 'crash', 'exit', 'crash', 'exit']);
+    expect(r.outcomes[1].kind === 'crash' && r.outcomes[1].detail).toMatch(/invalid tss type/);
+    expect(r.outcomes[3].kind === 'crash' && r.outcomes[3].detail).toMatch(/hang/);
+    for (const i of [0, 2, 4]) {
+      const o = r.outcomes[i];
+      expect(o.kind === 'exit' && o.exit.exit_code).toBe(0x81n);
+    }
+    expect(r.boots).toBe(3);
+  }, 60_000);
+
+  it('catches linux-6.1\'s check differences, shrinks each to one mutation and replays the file', () => {
+    const t = tempDir('oracle');
+    try {
+      const found = cli('oracle', '--emulator', 'qemu-svm', '--generate', '300', '--seed', '1', '--profile', 'linux-6.1', '--corpus', t.dir, '--json', '--jobs', '2');
+      expect(found.code).toBe(1);
+      const report = fromJson<{ unexplained: { mutations: string[]; file: string; engine_failed_checks: string[] }[] }>(found.stdout);
+      // linux-6.1 still had the TLB_CONTROL check KVM later reverted (C6), and lacked the EVENTINJ check (C8).
+      const tlb = report.unexplained.find((u) => u.engine_failed_checks[0] === 'tlb-ctl-reserved');
+      expect(tlb?.mutations).toEqual(['tlb-ctl:0']);
+      for (const u of report.unexplained) expect(u.mutations).toHaveLength(1);
+      const again = cli('oracle', '--emulator', 'qemu-svm', '--cases', tlb!.file, '--profile', 'linux-6.1', '--no-corpus');
+      expect(again.code).toBe(1);
+      expect(again.stdout).toMatch(/UNEXPLAINED/);
+      // On today's kernel the same state is one QEMU and KVM agree on.
+      const fixed = cli('oracle', '--emulator', 'qemu-svm', '--cases', tlb!.file, '--no-corpus');
+      expect(fixed.code).toBe(0);
+    } finally {
+      t.cleanup();
+    }
+  }, 120_000);
+
+  it('projects a nested-SVM corpus counterexample onto the harness and skips what cannot run', () => {
+    // gif-semantics' counterexamples are VMRUN failures: projected, they fail on QEMU too.
+    const r = cli('oracle', '--emulator', 'qemu-svm', '--cases', 'corpus/gif-semantics', '--no-corpus', '--json');
+    expect(r.code).toBe(0);
+    const report = fromJson<{ states: number; unexplained: unknown[]; explained: { id: string }[] }>(r.stdout);
+    expect(report.states).toBeGreaterThan(0);
+    expect(report.explained.map((d) => d.id)).toEqual(['qemu-invalid-exit-code-low32']);
+    // A VMX counterexample cannot run on an SVM emulator: one line, exit 2.
+    expectOneLineError(cli('oracle', '--emulator', 'qemu-svm', '--cases', 'corpus/vmlaunch-outcome-order/283bee6ea2b6a375.json'), /cannot run on qemu-svm: a vmx scenario/);
+  }, 60_000);
+
+  it('turns bad input into one-line errors', () => {
+    expectOneLineError(cli('oracle', '--emulator', 'nope', '--generate', '10'), /unknown emulator "nope"/);
+    expectOneLineError(cli('oracle', '--emulator', 'qemu-svm'), /exactly one of --generate N or --cases/);
+    expectOneLineError(cli('oracle', '--emulator', 'qemu-svm', '--generate', 'ten'), /--generate "ten" is not a positive whole number/);
+    const t = tempDir('oracle-bad');
+    try {
+      const f = join(t.dir, 'bad.json');
+      writeFileSync(f, '{"schema": "nestfuzz-oracle/1", "adapter": "qemu-svm"}');
+      expectOneLineError(cli('oracle', '--emulator', 'qemu-svm', '--cases', f), /case\.scenario is not a nested-SVM scenario/);
+      writeFileSync(f, '{ not json');
+      expectOneLineError(cli('oracle', '--emulator', 'qemu-svm', '--cases', f), /is not valid JSON/);
+    } finally {
+      t.cleanup();
+    }
+  }, 60_000);
+});
