@@ -43,10 +43,11 @@ const USAGE = `usage: nestfuzz <command> [options]
   check   --vmcs12 <state.json|dir> [--profile NAME] [--json]
   oracle  --emulator qemu-svm (--generate N [--seed S] | --cases <dir|corpus-file>) [--jobs N]
           [--profile NAME] [--corpus DIR | --no-corpus] [--no-shrink] [--json]
+  export  <corpus-file> --out DIR
   help
 `;
 
-const COMMANDS = ['fuzz', 'replay', 'list', 'check', 'merge', 'triage', 'report', 'new-property', 'oracle', 'help'] as const;
+const COMMANDS = ['fuzz', 'replay', 'list', 'check', 'merge', 'triage', 'report', 'new-property', 'oracle', 'export', 'help'] as const;
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -360,6 +361,17 @@ async function cmdOracle(args: string[]): Promise<number> {
   return r.unexplained.length ? 1 : 0;
 }
 
+/** `export`: a counterexample as a bootable reproducer (repro.elf, repro.c, README.txt). */
+async function cmdExport(args: string[]): Promise<number> {
+  const { values, positionals } = parseFlags('export', args, { out: { type: 'string' } }, 1);
+  if (positionals.length !== 1) throw usageError('`export` needs a corpus file', 'run `nestfuzz export corpus/<property>/<hash>.json --out repro/`');
+  if (values.out === undefined) throw usageError('`export` needs --out DIR', `run \`nestfuzz export ${positionals[0]} --out repro/\``);
+  const { exportRepro } = await import('./oracle/export/export.ts');
+  const r = exportRepro(positionals[0], values.out);
+  out(`${r.title}\nwrote ${r.files.elf}, ${r.files.c}, ${r.files.readme}\n`);
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined) throw usageError('missing command', `use one of: ${COMMANDS.join(', ')}`);
@@ -382,6 +394,8 @@ async function main(argv: string[]): Promise<number> {
       return cmdReport(rest);
     case 'oracle':
       return cmdOracle(rest);
+    case 'export':
+      return cmdExport(rest);
     case 'help':
     case '--help':
     case '-h':

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { CR0, EFER, EVTINJ, RFLAGS, SEG_ATTR } from '../arch/svm/defs.ts';
 import { cloneScenario, type SvmScenario } from '../engine/svm/scenario.ts';
 import type { OracleCpu } from '../oracle/cpu.ts';
-import { GUEST_SNIPPET_NAMES } from '../oracle/image.ts';
+import { GUEST_SNIPPET_NAMES, NPT_VARIANT_NAMES } from '../oracle/image.ts';
 import { DEFAULT_ORACLE_SVM_CHOICE, ORACLE_SVM_MODES, oracleSvmBase, type OracleSvmChoice } from './_internals/builders/oracleSvmBase.ts';
 import { getSvmMutation, type SvmMutation } from './_internals/mutations/svmMutations.ts';
 
@@ -70,6 +70,8 @@ export function oracleSvmCase(cpu: OracleCpu, maxMutations = 3): fc.Arbitrary<Or
     mode: fc.constantFrom(...ORACLE_SVM_MODES),
     np: fc.constantFrom(DEFAULT_ORACLE_SVM_CHOICE.np, !DEFAULT_ORACLE_SVM_CHOICE.np),
     snippet: fc.constantFrom(...GUEST_SNIPPET_NAMES),
+    // One state in three runs L2 under an NPT that faults (#NPF compared field by field).
+    npt: fc.oneof({ arbitrary: fc.constant('identity' as const), weight: 2 }, { arbitrary: fc.constantFrom(...NPT_VARIANT_NAMES), weight: 1 }),
   });
   const mutation = fc.tuple(fc.constantFrom(...ORACLE_SVM_MUTATION_IDS), fc.nat({ max: 255 }));
   return fc.tuple(choice, fc.array(mutation, { maxLength: maxMutations })).map(([c, m]) => buildOracleSvmCase(cpu, c, m));

@@ -120,9 +120,55 @@ function guestPaging32(): Segment[] {
   ];
 }
 
+/**
+ * L1's nested page tables for L2, one set per variant: the identity map of the first GiB with one
+ * 4 KiB page changed, so a state that selects a variant by its nCR3 makes L2's first translation
+ * fault in L1's NPT at a known step (APM 15.25.6): the code page or one of L2's own paging
+ * structures not present, or the code page's entry with a reserved bit (NX with L1's EFER.NXE
+ * clear; a bit above MAXPHYADDR) or without U (nested walks are user accesses, APM 15.25.5).
+ */
+export const NPT_VARIANTS = {
+  'code-absent': { page: () => LAYOUT.GUEST_CODE, entry: (e: bigint) => e & ~1n },
+  'pd32-absent': { page: () => LAYOUT.GUEST_PD32, entry: (e: bigint) => e & ~1n },
+  'pt32-absent': { page: () => LAYOUT.GUEST_PT32, entry: (e: bigint) => e & ~1n },
+  'pml4-absent': { page: () => LAYOUT.HOST_PML4, entry: (e: bigint) => e & ~1n },
+  'code-nx': { page: () => LAYOUT.GUEST_CODE, entry: (e: bigint) => e | (1n << 63n) },
+  'code-rsvd': { page: () => LAYOUT.GUEST_CODE, entry: (e: bigint) => e | (1n << 51n) },
+  'code-supervisor': { page: () => LAYOUT.GUEST_CODE, entry: (e: bigint) => e & ~4n },
+} as const satisfies Record<string, { page: () => number; entry: (e: bigint) => bigint }>;
+export type NptVariant = keyof typeof NPT_VARIANTS;
+export const NPT_VARIANT_NAMES = Object.keys(NPT_VARIANTS) as NptVariant[];
+
+/** nCR3 of a variant (16 KiB apart from NPT_SETS). */
+export function nptVariantRoot(v: NptVariant): number {
+  return LAYOUT.NPT_SETS + 0x4000 * NPT_VARIANT_NAMES.indexOf(v);
+}
+
+function nptVariant(v: NptVariant): Segment {
+  const root = nptVariantRoot(v);
+  const bytes = new Uint8Array(0x4000);
+  const dv = new DataView(bytes.buffer);
+  const target = NPT_VARIANTS[v].page();
+  const region = Math.floor(target / 0x200000);
+  u64le(dv, 0, BigInt(root + 0x1000) | PRESENT_RW_US);
+  u64le(dv, 0x1000, BigInt(root + 0x2000) | PRESENT_RW_US);
+  for (let e = 0; e < 512; e++) u64le(dv, 0x2000 + e * 8, (BigInt(e) << 21n) | PS | PRESENT_RW_US);
+  u64le(dv, 0x2000 + region * 8, BigInt(root + 0x3000) | PRESENT_RW_US);
+  for (let e = 0; e < 512; e++) {
+    const gpa = region * 0x200000 + e * 0x1000;
+    const pte = BigInt(gpa) | PRESENT_RW_US;
+    u64le(dv, 0x3000 + e * 8, gpa === target ? NPT_VARIANTS[v].entry(pte) : pte);
+  }
+  return { gpa: root, bytes };
+}
+
 /** The fixed part of guest memory every SVM/VMX batch shares. */
 export function staticImage(): Segment[] {
-  return [hostTables(), guestCode(), guestGdt(), ...guestIdts(), ...guestPaging32(), { gpa: LAYOUT.IOPM_PA, bytes: new Uint8Array(0x5000) }];
+  return [
+    hostTables(), guestCode(), guestGdt(), ...guestIdts(), ...guestPaging32(),
+    ...NPT_VARIANT_NAMES.map(nptVariant),
+    { gpa: LAYOUT.IOPM_PA, bytes: new Uint8Array(0x5000) },
+  ];
 }
 
 /** The batch header at INPUT_HDR: magic, count, start index. */

@@ -24,6 +24,7 @@ function need(name: string): number {
 
 export const LAYOUT = {
   HARNESS_BASE: need('HARNESS_BASE'),
+  STACK_TOP: need('STACK_TOP'),
   CPUID_DUMP: need('CPUID_DUMP'),
   DISK_DIR: need('DISK_DIR'),
   BOOTED_FLAG: need('BOOTED_FLAG'),

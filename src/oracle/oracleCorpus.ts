@@ -10,7 +10,7 @@ import { ORACLE_SVM_MODES } from '../arbitraries/_internals/builders/oracleSvmBa
 import { ORACLE_CORPUS_SUBDIR, toolVersion, writeFileAtomic } from '../campaign/corpus.ts';
 import { NestfuzzError, oneLine } from '../campaign/errors.ts';
 import { contentHash, fromJson, toJson } from '../campaign/serialize.ts';
-import { GUEST_SNIPPET_NAMES } from './image.ts';
+import { GUEST_SNIPPET_NAMES, NPT_VARIANT_NAMES } from './image.ts';
 import type { SvmShrinkStep } from './svm/shrink.ts';
 import type { SvmVerdict } from './svm/verdict.ts';
 
@@ -58,7 +58,7 @@ export function parseOracleEntry(file: string, v: unknown): OracleCorpusEntry {
   const c = o.case as Partial<OracleSvmCase> | undefined;
   if (!c || typeof c !== 'object' || !c.scenario || typeof c.scenario !== 'object' || (c.scenario as { arch?: unknown }).arch !== 'svm') throw bad(file, 'case.scenario is not a nested-SVM scenario');
   const ch = c.choice as Partial<OracleSvmCase['choice']> | undefined;
-  if (!ch || !ORACLE_SVM_MODES.includes(ch.mode as never) || typeof ch.np !== 'boolean' || !GUEST_SNIPPET_NAMES.includes(ch.snippet as never)) throw bad(file, 'case.choice is not a harness choice (mode, np, snippet)');
+  if (!ch || !ORACLE_SVM_MODES.includes(ch.mode as never) || typeof ch.np !== 'boolean' || !GUEST_SNIPPET_NAMES.includes(ch.snippet as never) || (ch.npt !== undefined && ch.npt !== 'identity' && !NPT_VARIANT_NAMES.includes(ch.npt))) throw bad(file, 'case.choice is not a harness choice (mode, np, snippet, npt)');
   if (!Array.isArray(c.mutations) || c.mutations.some((m) => typeof m !== 'string')) throw bad(file, 'case.mutations is not a list of strings');
   return o as OracleCorpusEntry;
 }

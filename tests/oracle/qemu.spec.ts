@@ -12,6 +12,7 @@ import { getProfile } from '../../src/engine/profile_list.ts';
 import { fromJson } from '../../src/campaign/serialize.ts';
 import { QEMU_SVM } from '../../src/oracle/svm/adapters.ts';
 import { SVM_DIVERGENCES } from '../../src/oracle/svm/divergences.ts';
+import { runSvmOracleBatch } from '../../src/oracle/svm/driver.ts';
 import { probeCpu, runOracleSession } from '../../src/oracle/session.ts';
 import { cli, expectOneLineError, tempDir } from '../campaign/helpers.ts';
 
@@ -33,6 +34,24 @@ describe('qemu-svm oracle', () => {
     expect(r.agree).toBeGreaterThan(100);
     expect(r.explained.find((d) => d.id === 'qemu-invalid-exit-code-low32')?.count).toBeGreaterThan(100);
   }, 120_000);
+
+  it('compares #NPF exits field by field: L2 table pages and the code page missing from L1\'s NPT', async () => {
+    const cpu = await probeCpu(QEMU_SVM);
+    const states = [
+      // APM 15.25.6: EXITINFO1 bit 33 for a fault on a guest paging structure, bit 32 for the final GPA.
+      { choice: { mode: 'legacy32', np: true, snippet: 'vmmcall', npt: 'pd32-absent' }, info1: 0x200000006n, info2: 0xa00008n },
+      { choice: { mode: 'legacy32', np: true, snippet: 'vmmcall', npt: 'pt32-absent' }, info1: 0x200000006n, info2: 0xa01400n },
+      { choice: { mode: 'long64', np: true, snippet: 'vmmcall', npt: 'pml4-absent' }, info1: 0x200000006n, info2: 0x200000n },
+      { choice: { mode: 'unpaged32', np: true, snippet: 'vmmcall', npt: 'code-absent' }, info1: 0x100000004n, info2: 0x900000n },
+      { choice: { mode: 'legacy32', np: true, snippet: 'cpuid', npt: 'code-supervisor' }, info1: 0x100000005n, info2: 0x900020n },
+    ] as const;
+    const cases = states.map((st) => buildOracleSvmCase(cpu, st.choice, []));
+    const r = await runSvmOracleBatch(cases, QEMU_SVM, kvmNext, 1);
+    r.results.forEach((x, i) => {
+      expect(x.cmp.diff, JSON.stringify(states[i].choice)).toEqual([]);
+      expect(x.cmp.engine).toMatchObject({ kind: 'exit', exit_code: 0x400n, exit_info_1: states[i].info1, exit_info_2: states[i].info2 });
+    });
+  }, 60_000);
 
   it('lists every divergence with who departs, a reason and a source', () => {
     for (const d of SVM_DIVERGENCES) {

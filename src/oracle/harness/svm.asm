@@ -36,6 +36,10 @@ start32:
     call boot_guard
     call disk_load                   ; static image, input header and state pages (no paging yet)
 %endif
+%ifdef REPRO
+    mov esp, STACK_TOP
+    call repro_boot                  ; harness/repro.inc: the state's memory from the image, header, SVM check
+%endif
     mov eax, cr4
     or eax, (1 << 5) | (1 << 9)      ; PAE (long mode needs it), OSFXSR
     mov cr4, eax
@@ -162,6 +166,9 @@ all_done:
     mov edx, REC_END
     mov [CUR_INDEX], rax
     call record
+%ifdef REPRO
+    jmp repro_report                 ; print the observed outcome against the expected verdicts
+%endif
 %ifdef BOCHS
     call emit_record
     xchg bx, bx                      ; magic breakpoint: the debugger script's `c` returns, `quit` ends Bochs
@@ -247,4 +254,7 @@ idt_ptr:
 
 %ifdef BOCHS
 %include "bochs.inc"
+%endif
+%ifdef REPRO
+%include "repro.inc"                 ; last: its data block label must end the image
 %endif

@@ -2,7 +2,8 @@
 // states leave the emulator in a state that leaks into later VMRUNs of the same process.
 
 import type { OracleSvmCase } from '../../arbitraries/oracleSvm.ts';
-import { CR0, CR4, EFER } from '../../arch/svm/defs.ts';
+import { decodeVmcb } from '../../arch/svm/codec.ts';
+import { CR0, CR4, EFER, EVTINJ, INTERCEPT, isIntercept, MISC_CTL, SEG_ATTR } from '../../arch/svm/defs.ts';
 import { BOCHS_SVM_CPU, runBochsSvm } from '../bochs.ts';
 import { QEMU_CPU, runQemuSvm } from '../qemu.ts';
 import type { BatchRun } from '../raw.ts';
@@ -33,10 +34,53 @@ export const QEMU_SVM: SvmAdapter = {
   },
 };
 
+/** EFER bits the model has (SCE, LME, LMA, NXE, SVME, FFXSR): any other set bit fails VMRUN first. */
+const BOCHS_EFER_KNOWN = 0x1n | EFER.LME | EFER.LMA | (1n << 11n) | EFER.SVME | (1n << 14n);
+const HI32 = 0xffffffff00000000n;
+const PHYS_LIMIT = 1n << 40n;
+
+/** Nothing in the VMCB would fail Bochs's VMRUN checks (oracle.md §5 / svm.md §3.3, Bochs column). */
+function bochsEnters(page: Uint8Array): boolean {
+  const { control: c, save: s } = decodeVmcb(page);
+  const np = (c.misc_ctl & MISC_CTL.NP_ENABLE) !== 0n;
+  const patOk = [...Array(8).keys()].every((k) => [0, 1, 4, 5, 6, 7].includes(Number((s.g_pat >> BigInt(8 * k)) & 0xffn)));
+  const longMode = (s.efer & EFER.LME) !== 0n && (s.cr0 & CR0.PG) !== 0n;
+  return !(
+    (s.efer & EFER.SVME) === 0n || (s.efer & ~BOCHS_EFER_KNOWN) !== 0n || c.asid === 0 || !isIntercept(c.intercepts, INTERCEPT.VMRUN) ||
+    (s.cr0 & HI32) !== 0n || ((s.cr0 & CR0.NW) !== 0n && (s.cr0 & CR0.CD) === 0n) || (longMode && (s.cr4 & CR4.PAE) === 0n) || (s.cr4 & ~0x6ffn) !== 0n ||
+    (s.dr6 & HI32) !== 0n || (s.dr7 & HI32) !== 0n || ((s.cs.attrib & SEG_ATTR.L) !== 0 && (s.cs.attrib & SEG_ATTR.DB) !== 0) ||
+    (c.event_inj & EVTINJ.VALID) !== 0 || c.iopm_base_pa >= PHYS_LIMIT || c.msrpm_base_pa >= PHYS_LIMIT || (c.misc_ctl & ~MISC_CTL.NP_ENABLE) !== 0n ||
+    (np && (c.nested_cr3 >= PHYS_LIMIT || !patOk))
+  );
+}
+
+/** Guest CR3 bits 46..51 (bits 40..45 give a #PF RSVD, 52..63 are ignored): measured here. */
+const CR3_SEGV_BITS = 0x000fc00000000000n;
+const CR3_RSVD_BITS = 0x00003f0000000000n;
+
+/**
+ * Why Bochs 2.7 ends its process on this VMCB, or null; only predicted when nothing else in the VMCB
+ * would fail VMRUN first, so a state Bochs rejects still runs. Measured:
+ *   - EFER.LME=1, CR0.PG=1, CR0.PE=0 passes the checks and PANICs loading the guest
+ *     ("change_cpu_mode: EFER.LMA is set when CR0.PE=0", oracle.md §4.3);
+ *   - a long-mode guest without nested paging whose CR3 has a bit in 46..51 set (Bochs does not
+ *     check CR3 MBZ) kills Bochs with SIGSEGV when it walks the tables.
+ */
+export function bochsSvmKills(page: Uint8Array): string | null {
+  const { control: c, save: s } = decodeVmcb(page);
+  const lme = (s.efer & EFER.LME) !== 0n;
+  const pg = (s.cr0 & CR0.PG) !== 0n;
+  const pe = (s.cr0 & CR0.PE) !== 0n;
+  if (!lme || !pg || !bochsEnters(page)) return null;
+  if (!pe) return 'EFER.LME=1, CR0.PG=1, CR0.PE=0: Bochs PANICs loading the guest (oracle.md §4.3)';
+  if ((c.misc_ctl & MISC_CTL.NP_ENABLE) === 0n && (s.cr3 & CR3_SEGV_BITS) !== 0n && (s.cr3 & CR3_RSVD_BITS) === 0n) return 'long-mode CR3 with bits 46..51 set, no nested paging: Bochs dies with SIGSEGV walking it';
+  return null;
+}
+
 export const BOCHS_SVM: SvmAdapter = {
   name: 'bochs-svm',
   model: BOCHS_SVM_CPU,
-  runBatch: runBochsSvm,
+  runBatch: (pages, jobs) => runBochsSvm(pages, jobs, bochsSvmKills),
   poisons: () => false,
 };
 

@@ -6,6 +6,7 @@ import type { Profile } from '../../engine/profiles.ts';
 import { run } from '../../engine/svm/run.ts';
 import type { RawOutcome } from '../raw.ts';
 import { SVM_DIVERGENCES } from './divergences.ts';
+import { l2FirstAccessesVerdict } from './l2Translate.ts';
 import { diffSvmVerdicts, emulatorSvmVerdict, engineSvmVerdict, type SvmVerdict } from './verdict.ts';
 
 export interface SvmComparison {
@@ -19,7 +20,9 @@ export interface SvmComparison {
 
 export function compareSvmState(c: OracleSvmCase, raw: RawOutcome, profile: Profile, adapter: string): SvmComparison {
   const r = run(c.scenario, profile);
-  const engine = engineSvmVerdict(r);
+  const entered = engineSvmVerdict(r);
+  // Under an NPT with a hole, L2's first accesses fault before its first instruction runs.
+  const engine = entered.kind === 'exit' ? (l2FirstAccessesVerdict(c, r, profile) ?? entered) : entered;
   const emu = emulatorSvmVerdict(raw);
   const engineFailed = r.trace.failedChecks();
   const diff = diffSvmVerdicts(engine, emu);

@@ -4,7 +4,7 @@
 // pair, the fields that differ). Anything no entry explains is an unexplained divergence.
 
 import type { OracleSvmCase } from '../../arbitraries/oracleSvm.ts';
-import { CR0, EFER, MSRPM_SIZE } from '../../arch/svm/defs.ts';
+import { CR0, EFER, MISC_CTL, MSRPM_SIZE, SEG_ATTR } from '../../arch/svm/defs.ts';
 import type { SvmVerdict } from './verdict.ts';
 
 export interface SvmDivergenceCtx {
@@ -35,7 +35,6 @@ export interface Divergence<Ctx> {
 const exitCode = (v: SvmVerdict): bigint | null => (v.kind === 'exit' ? v.exit_code : null);
 const entered = (v: SvmVerdict): boolean => v.kind === 'exit';
 const firstFailed = (x: SvmDivergenceCtx, id: string): boolean => x.engine.kind === 'invalid' && x.engineFailed[0] === id;
-const EXIT_EXCP_BASE = 0x40n;
 
 /**
  * The paging modes a CPU could run the state's L2 in: by EFER.LMA as given (QEMU) and by
@@ -45,11 +44,23 @@ function loadedModes(c: OracleSvmCase): string[] {
   const s = c.scenario.vmcb12.save;
   const pg = (s.cr0 & CR0.PG) !== 0n;
   const pae = (s.cr4 & 0x20n) !== 0n;
-  // With LMA set the CPU reads 64-bit IDT gates even with paging off.
-  const mode = (lma: boolean): string => (lma ? 'long64' : !pg ? 'unpaged32' : pae ? 'pae32' : 'legacy32');
+  const pe = (s.cr0 & CR0.PE) !== 0n;
+  // With LMA set the CPU reads 64-bit IDT gates even with paging off; without PE it is in real mode.
+  const mode = (lma: boolean): string => (!pe ? 'real' : lma ? 'long64' : !pg ? 'unpaged32' : pae ? 'pae32' : 'legacy32');
   return [mode((s.efer & EFER.LMA) !== 0n), mode((s.efer & EFER.LME) !== 0n && pg)];
 }
 const EXIT_NPF = 0x400n;
+
+/**
+ * KVM checks Bochs 2.7 does not make (svm.md §3.3, Bochs column; oracle.md §5, §7): CR3 MBZ in any
+ * mode, the end of the IOPM/MSRPM range (only the base), V_NMI without the NMI intercept (no vNMI
+ * in the model), and KVM's own requirement that the MSRPM be readable guest memory.
+ */
+const BOCHS_UNCHECKED = new Set(['cr3-illegal', 'long-mode-cr3-illegal', 'iopm-beyond-maxphyaddr', 'msrpm-beyond-maxphyaddr', 'vnmi-without-nmi-intercept', 'msrpm-unreadable']);
+/** The engine failed VMRUN only on checks Bochs does not make, the first of them `id`. */
+const bochsSkips = (x: SvmDivergenceCtx, id: string): boolean =>
+  firstFailed(x, id) && x.engineFailed.every((f) => BOCHS_UNCHECKED.has(f)) && x.emu.kind === 'exit';
+const longModeActive = (c: OracleSvmCase): boolean => (c.scenario.vmcb12.save.efer & EFER.LME) !== 0n && (c.scenario.vmcb12.save.cr0 & CR0.PG) !== 0n;
 
 export const SVM_DIVERGENCES: readonly Divergence<SvmDivergenceCtx>[] = [
   {
@@ -88,7 +99,7 @@ export const SVM_DIVERGENCES: readonly Divergence<SvmDivergenceCtx>[] = [
   },
   {
     id: 'kvm-vnmi-check-without-vnmi',
-    adapters: ['qemu-svm'],
+    adapters: ['qemu-svm', 'bochs-svm'],
     departs: 'kvm',
     reason: 'KVM fails VMRUN for V_NMI_ENABLE without the NMI intercept even when L1\'s CPUID has no vNMI; a CPU without vNMI (this model) ignores int_ctl bit 26 and enters.',
     source: 'KVM nested_vmcb_check_controls (CC(int_ctl & V_NMI_ENABLE_MASK && !intercept NMI), on the unsanitised cache); CPUID 0x8000000A EDX[25] clear in the model',
@@ -114,15 +125,15 @@ export const SVM_DIVERGENCES: readonly Divergence<SvmDivergenceCtx>[] = [
   },
   {
     id: 'engine-l2-inconsistent-mode',
-    adapters: ['qemu-svm'],
+    adapters: ['qemu-svm', 'bochs-svm'],
     departs: 'engine-scope',
     reason:
-      'The state loads a paging mode the harness built no tables or gates for (EFER.LMA disagreeing with LME && PG, LME cleared under a 64-bit CR3, CR0.PG set in an unpaged guest), so the CPU faults fetching L2\'s first instruction or delivering the injected event; the engine models what KVM does with vmcb12, not L2\'s fetch and event delivery, and runs the instruction.',
+      'The state loads a mode the harness built no tables or gates for (EFER.LMA disagreeing with LME && PG, LME cleared under a 64-bit CR3, CR0.PG set in an unpaged guest, CR0.PE clear), so the CPU faults fetching L2\'s first instruction or delivering the injected event, or runs whatever a real-mode IVT points at; the engine models what KVM does with vmcb12, not L2\'s fetch and event delivery, and runs the instruction.',
     source: 'APM vol.2 15.5.1 lists no LMA check (KVM: "not checked", svm.md §3.2); oracle.md §5 (QEMU uses LMA as given)',
     explains: (x) => {
-      const code = exitCode(x.emu);
-      const faulted = code !== null && ((code >= EXIT_EXCP_BASE && code < EXIT_EXCP_BASE + 32n) || code === EXIT_NPF);
-      return x.engine.kind === 'exit' && faulted && loadedModes(x.c).some((m) => m !== x.c.choice.mode);
+      // Under a mode the harness built nothing for, what L2 runs (a fault, or code reached through a
+      // real-mode IVT) is outside the engine's model: any exit the emulator reports is explained.
+      return x.engine.kind === 'exit' && x.emu.kind === 'exit' && loadedModes(x.c).some((m) => m !== x.c.choice.mode);
     },
   },
   {
@@ -149,5 +160,115 @@ export const SVM_DIVERGENCES: readonly Divergence<SvmDivergenceCtx>[] = [
     reason: 'QEMU aborts the whole process ("qemu: fatal: invalid tss type") when an event delivery changes privilege and TR holds a busy TSS (type 3/11, which is what TR always holds after LTR) or no TSS; the CPU reads the inner stack from a busy TSS, or raises #TS that L1 intercepts.',
     source: 'APM vol.2 12.2 (TSS descriptor types; LTR marks the TSS busy) and 8.7 (inner-level stack from the TSS); measured here (segment states whose SS.DPL or CPL make QEMU change privilege)',
     explains: (x) => x.emu.kind === 'crash' && x.emu.detail.includes('invalid tss type'),
+  },
+  {
+    id: 'qemu-npf-rsvd-without-p',
+    adapters: ['qemu-svm'],
+    departs: 'emulator',
+    reason: 'For a reserved-bit fault in L1\'s NPT (NX with L1\'s EFER.NXE clear, a bit above MAXPHYADDR) QEMU reports EXITINFO1 with RSVD but without P; the entry was present, and the #PF-format error code reports a reserved-bit violation with P set. KVM reflects the hardware\'s bits.',
+    source: 'APM vol.2 8.4.2 (#PF error code: RSV with P=1) and 15.25.6 (#NPF EXITINFO1 uses the #PF format); nested_svm_inject_npf_exit',
+    explains: (x) =>
+      x.diff.length === 1 && x.diff[0] === 'exit_info_1' && x.engine.kind === 'exit' && x.emu.kind === 'exit' && x.engine.exit_code === EXIT_NPF &&
+      (x.engine.exit_info_1 & 0x9n) === 0x9n && x.emu.exit_info_1 === (x.engine.exit_info_1 & ~1n),
+  },
+  {
+    id: 'kvm-event-inj-reserved-bits-stripped',
+    adapters: ['qemu-svm', 'bochs-svm'],
+    departs: 'kvm',
+    reason: 'KVM drops EVENTINJ bits 12–30 (reserved) when it caches vmcb12, so an event interrupted by a #VMEXIT comes back in EXITINTINFO without them; the CPU (QEMU here) keeps the bits it was given.',
+    source: 'KVM __nested_copy_vmcb_control_to_cache (event_inj & ~reserved bits); svm.md §3.1 C8 note',
+    explains: (x) => {
+      if (x.diff.length !== 1 || x.diff[0] !== 'exit_int_info' || x.engine.kind !== 'exit' || x.emu.kind !== 'exit') return false;
+      const reserved = 0x7ffff000n;
+      return (x.engine.exit_int_info ^ x.emu.exit_int_info) === (BigInt(x.c.scenario.vmcb12.control.event_inj >>> 0) & reserved);
+    },
+  },
+  // ---- Bochs 2.7 (phenom_8650_toliman) ----
+  {
+    id: 'bochs-no-cr3-mbz-check',
+    adapters: ['bochs-svm'],
+    departs: 'emulator',
+    reason: 'Bochs loads guest CR3 without checking the bits above MAXPHYADDR (it only checks PDPTEs for PAE); KVM fails VMRUN (APM: CR3 MBZ bits set is illegal in long mode; KVM also checks it in nested_svm_load_cr3 for every mode). Bochs then runs L2 and exits on what L2 does (or #PF/#NPF on the bad table address).',
+    source: 'APM vol.2 15.5.1 (illegal: any MBZ bit of CR3 set); KVM nested_vmcb_check_save / nested_svm_load_cr3 (kvm_vcpu_is_legal_cr3); svm.md §3.3 (Bochs: not checked); oracle.md §5, §7',
+    explains: (x) => bochsSkips(x, 'cr3-illegal') || bochsSkips(x, 'long-mode-cr3-illegal'),
+  },
+  {
+    id: 'bochs-cr3-mbz-host-segv',
+    adapters: ['bochs-svm'],
+    departs: 'emulator',
+    reason: 'With the CR3 MBZ check missing (bochs-no-cr3-mbz-check) and no nested paging, a long-mode L2 whose CR3 points above the emulated RAM makes Bochs\'s page walk read outside its memory: the Bochs process dies with SIGSEGV. KVM fails VMRUN.',
+    source: 'APM vol.2 15.5.1 (CR3 MBZ); svm.md §3.3 (Bochs: not checked); measured here (long64 guests, NP off, cr3-mbz)',
+    explains: (x) =>
+      firstFailed(x, 'long-mode-cr3-illegal') && x.engineFailed.every((f) => BOCHS_UNCHECKED.has(f)) && x.emu.kind === 'crash' && x.emu.detail.includes('SIGSEGV') &&
+      (x.c.scenario.vmcb12.control.misc_ctl & MISC_CTL.NP_ENABLE) === 0n,
+  },
+  {
+    id: 'bochs-bitmap-base-only',
+    adapters: ['bochs-svm'],
+    departs: 'emulator',
+    reason: 'Bochs checks only that the IOPM/MSRPM base address is below the physical-address limit, not that the whole 12 KiB / 8 KiB map fits; KVM requires the last byte to be a legal GPA.',
+    source: 'APM vol.2 15.5.1 (IOPM/MSRPM beyond the physical address limit is illegal); KVM nested_svm_check_bitmap_pa; svm.md §3.3 (Bochs: only the base, IsValidPhyAddr); oracle.md §5',
+    explains: (x) => {
+      const ctl = x.c.scenario.vmcb12.control;
+      const limit = 1n << BigInt(x.c.scenario.l1.maxphyaddr);
+      return (bochsSkips(x, 'iopm-beyond-maxphyaddr') || bochsSkips(x, 'msrpm-beyond-maxphyaddr')) && (ctl.iopm_base_pa & ~0xfffn) < limit && (ctl.msrpm_base_pa & ~0xfffn) < limit;
+    },
+  },
+  {
+    id: 'kvm-msrpm-unbacked',
+    adapters: ['bochs-svm'],
+    departs: 'kvm',
+    reason: 'KVM fails VMRUN when it cannot read the MSRPM from L1 memory (no memslot behind it, here above the 256 MiB of RAM); the CPU reads whatever the bus returns and enters.',
+    source: 'KVM nested_svm_merge_msrpm (kvm_vcpu_read_guest failure -> VMEXIT_INVALID); APM vol.2 15.11 (the MSRPM is only required to be below the physical-address limit)',
+    explains: (x) => bochsSkips(x, 'msrpm-unreadable') && (x.c.scenario.vmcb12.control.msrpm_base_pa & ~0xfffn) < 1n << BigInt(x.c.scenario.l1.maxphyaddr),
+  },
+  {
+    id: 'bochs-event-inj-vector-31',
+    adapters: ['bochs-svm'],
+    departs: 'emulator',
+    reason: 'Bochs rejects an injected exception only for vector 2 or a vector above 31; vector 31 is reserved and KVM fails VMRUN. Bochs delivers it through the guest IDT, whose gates run the state\'s snippet again.',
+    source: 'APM vol.2 15.20 (an EXCEPTION type with a vector that is not an exception is illegal); KVM nested_svm_event_inj_valid_exept; svm.md §3.3 (Bochs: EXEPT vector 2 or > 31); oracle.md §5',
+    explains: (x) => firstFailed(x, 'event-inj-exception-vector-invalid') && (x.c.scenario.vmcb12.control.event_inj & 0xff) === 31 && x.engineFailed.every((f) => f === 'event-inj-exception-vector-invalid' || BOCHS_UNCHECKED.has(f)) && x.emu.kind === 'exit',
+  },
+  {
+    id: 'bochs-cs-l-and-d-any-mode',
+    adapters: ['bochs-svm'],
+    departs: 'emulator',
+    reason: 'Bochs fails VMRUN for CS.L=1 with CS.D=1 in every mode; the APM (and KVM) make it illegal only when EFER.LME and CR0.PG are set (long mode), so a legacy or unpaged guest enters on KVM.',
+    source: 'APM vol.2 15.5.1 (EFER.LME, CR0.PG, CR4.PAE, CS.L and CS.D all non-zero is illegal); KVM nested_vmcb_check_save (long-mode-cs-l-and-d); svm.md §3.3 (Bochs: every mode); oracle.md §5, §7',
+    explains: (x) => {
+      const cs = x.c.scenario.vmcb12.save.cs.attrib;
+      return x.engine.kind === 'exit' && x.emu.kind === 'invalid' && (cs & SEG_ATTR.L) !== 0 && (cs & SEG_ATTR.DB) !== 0 && !longModeActive(x.c);
+    },
+  },
+  {
+    id: 'bochs-panic-lma-without-pe',
+    adapters: ['bochs-svm'],
+    departs: 'emulator',
+    reason: 'Bochs does not check EFER.LME && CR0.PG && !CR0.PE before loading the guest and then PANICs ("change_cpu_mode: EFER.LMA is set when CR0.PE=0"), ending the process; KVM fails VMRUN with VMEXIT_INVALID.',
+    source: 'APM vol.2 15.5.1 (EFER.LME and CR0.PG non-zero with CR0.PE zero is illegal); KVM nested_vmcb_check_save (long-mode-cr0-pe-clear); oracle.md §4.3, §5 (measured PANIC)',
+    explains: (x) => firstFailed(x, 'long-mode-cr0-pe-clear') && x.emu.kind === 'crash' && x.emu.detail.includes('EFER.LMA is set when CR0.PE=0'),
+  },
+  {
+    id: 'bochs-npf-fetch-bit-without-nxe',
+    adapters: ['bochs-svm'],
+    departs: 'emulator',
+    reason: 'Bochs sets the I/D bit (bit 4) in the #NPF EXITINFO1 of every instruction fetch; the #PF-format error code reports I/D only when no-execute is enabled (L1\'s EFER.NXE, which the harness leaves clear) or SMEP, which is what KVM reflects.',
+    source: 'APM vol.2 8.4.2 (#PF error code I/D bit: only with EFER.NXE or CR4.SMEP) and 15.25.6 (#NPF EXITINFO1 in the #PF format); KVM paging_tmpl.h walk_addr_generic (PFERR_FETCH_MASK gated on NX/SMEP); oracle.md §3.3, §5, §7',
+    explains: (x) =>
+      x.diff.length === 1 && x.diff[0] === 'exit_info_1' && x.engine.kind === 'exit' && x.emu.kind === 'exit' && x.engine.exit_code === EXIT_NPF &&
+      (x.c.scenario.l1.efer & EFER.NX) === 0n && x.emu.exit_info_1 === (x.engine.exit_info_1 | 0x10n),
+  },
+  {
+    id: 'engine-no-delivery-fault-bad-segments',
+    adapters: ['bochs-svm'],
+    departs: 'engine-scope',
+    reason: 'An injected event delivered with the segment-attribute/CPL mutations (SS.DPL 3, CPL 3, TR attributes 0) faults during delivery (#TS/#NP/#SS/#GP, or #PF reading the inner stack from a TSS at base 0; the injected event in EXITINTINFO); the engine models what KVM does with vmcb12, not L2\'s event delivery, and runs the snippet.',
+    source: 'APM vol.2 8.7 (inner-level stack and gate checks during delivery) and 15.7.2 (EXITINTINFO holds the event being delivered); oracle.md §7 ("faults during delivery of an injected event")',
+    explains: (x) => {
+      if (x.engine.kind !== 'exit' || x.emu.kind !== 'exit' || !x.c.mutations.some((m) => m.startsWith('segment-attr:'))) return false;
+      const inj = BigInt(x.c.scenario.vmcb12.control.event_inj >>> 0);
+      return [0x4an, 0x4bn, 0x4cn, 0x4dn, 0x4en].includes(x.emu.exit_code) && (inj & 0x80000000n) !== 0n && (x.emu.exit_int_info & 0x7ffn) === (inj & 0x7ffn);
+    },
   },
 ];

@@ -49,7 +49,7 @@ function candidates(cpu: OracleCpu, c: OracleSvmCase): OracleSvmCase[] {
     if (k !== 0) out.push(buildOracleSvmCase(cpu, c.choice, muts.map((m, i) => (i === j ? [id, 0] : m))));
   });
   for (const key of Object.keys(DEFAULT_ORACLE_SVM_CHOICE) as (keyof OracleSvmChoice)[]) {
-    if (c.choice[key] !== DEFAULT_ORACLE_SVM_CHOICE[key]) out.push(buildOracleSvmCase(cpu, { ...c.choice, [key]: DEFAULT_ORACLE_SVM_CHOICE[key] }, muts));
+    if ((c.choice[key] ?? DEFAULT_ORACLE_SVM_CHOICE[key]) !== DEFAULT_ORACLE_SVM_CHOICE[key]) out.push(buildOracleSvmCase(cpu, { ...c.choice, [key]: DEFAULT_ORACLE_SVM_CHOICE[key] }, muts));
   }
   return out;
 }

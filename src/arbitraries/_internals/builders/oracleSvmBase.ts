@@ -8,7 +8,7 @@ import { CR0, CR4, EFER, INTERCEPT, INT_CTL, MISC_CTL, PAT_DEFAULT, DR6_ACTIVE_L
 import { zeroVmcb, type Vmcb } from '../../../arch/svm/vmcb.ts';
 import type { L2Insn, SvmScenario } from '../../../engine/svm/scenario.ts';
 import type { OracleCpu } from '../../../oracle/cpu.ts';
-import { GUEST_SEL, snippetIdt, snippetRip, type GuestSnippet } from '../../../oracle/image.ts';
+import { GUEST_SEL, nptVariantRoot, snippetIdt, snippetRip, type GuestSnippet, type NptVariant } from '../../../oracle/image.ts';
 import { LAYOUT, RAM_BYTES_GPA_TOP, statePage } from '../../../oracle/layout.ts';
 import { defaultL1 } from './defaultL1.ts';
 
@@ -20,9 +20,11 @@ export interface OracleSvmChoice {
   /** vmcb12 enables nested paging (nCR3 = the harness's identity tables). */
   np: boolean;
   snippet: GuestSnippet;
+  /** With np: L1's NPT for L2, the identity map or a variant with one page changed (image.ts NPT_VARIANTS). */
+  npt?: 'identity' | NptVariant;
 }
 
-export const DEFAULT_ORACLE_SVM_CHOICE: OracleSvmChoice = { mode: 'long64', np: true, snippet: 'vmmcall' };
+export const DEFAULT_ORACLE_SVM_CHOICE: Required<OracleSvmChoice> = { mode: 'long64', np: true, snippet: 'vmmcall', npt: 'identity' };
 
 /** The harness's L1 state when it executes VMRUN (harness/svm.asm start32/long64). */
 export const HARNESS_L1 = {
@@ -55,7 +57,7 @@ function oracleVmcb12(c: OracleSvmChoice): Vmcb {
   ctl.int_ctl = INT_CTL.V_INTR_MASKING;
   if (c.np) {
     ctl.misc_ctl = MISC_CTL.NP_ENABLE;
-    ctl.nested_cr3 = BigInt(LAYOUT.HOST_PML4);
+    ctl.nested_cr3 = BigInt(c.npt && c.npt !== 'identity' ? nptVariantRoot(c.npt) : LAYOUT.HOST_PML4);
   }
   const s = v.save;
   const long = c.mode === 'long64';
