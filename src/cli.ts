@@ -32,7 +32,7 @@ const USAGE = `usage: nestfuzz <command> [options]
 
   fuzz    [--time 30s|2m|500ms] [--runs N] [--seed S] [--property GLOB]... [--profile NAME]...
           [--time-per-property 5s] [--compare A,B] [--strict-arch] [--shard i/n] [--workers N]
-          [--min-coverage PERCENT] [--out DIR] [--json]
+          [--min-coverage PERCENT] [--oracle qemu-svm] [--out DIR] [--json]
   replay  <corpus-file> [--json]
   merge   <campaign-dir>... --out DIR
   triage  <campaign-dir> [--known CORPUS-DIR] [--json]
@@ -117,6 +117,7 @@ async function cmdFuzz(args: string[]): Promise<number> {
     workers: { type: 'string' },
     'time-per-property': { type: 'string' },
     'min-coverage': { type: 'string' },
+    oracle: { type: 'string' },
     out: { type: 'string' },
     json: { type: 'boolean' },
   }, 0);
@@ -152,8 +153,19 @@ async function cmdFuzz(args: string[]): Promise<number> {
     process.stderr.write(`\r\x1b[K[${p.pairIndex + 1}/${p.pairCount}] ${pair}: ${p.pairRuns} runs | ${p.totalRuns} total, ${p.failures} failure(s), ${(p.elapsedMs / 1000).toFixed(1)} s`);
     progressShown = true;
   };
+  // --oracle <adapter>: engine-agrees-with-<adapter> rides along until the campaign ends.
+  const oracle = values.oracle === undefined ? null : await import('./oracle/ride.ts');
+  if (values.oracle !== undefined) (await import('./oracle/session.ts')).requireAdapter(values.oracle);
+  const rideStop = new AbortController();
+  ac.signal.addEventListener('abort', () => rideStop.abort(), { once: true });
+  const ride = oracle && values.oracle !== undefined
+    ? oracle.rideOracle({
+        adapter: values.oracle, seed: values.seed ?? 'nestfuzz', profile: profiles?.[0] ?? requireProfile(DEFAULT_PROFILE),
+        timeMs: timeMs ?? Infinity, signal: rideStop.signal, corpusDir: join(values.out ?? '.', 'corpus'),
+      })
+    : null;
   try {
-    const result = await runCampaignWorkers({
+    let result = await runCampaignWorkers({
       properties: values.property ?? ['*'],
       ...(profiles ? { profiles } : {}),
       ...(compare ? { compare } : {}),
@@ -168,6 +180,9 @@ async function cmdFuzz(args: string[]): Promise<number> {
       logger,
       signal: ac.signal,
     }, workers);
+    // With --time the ride keeps its whole budget; without, it ends with the campaign's pairs.
+    if (timeMs === undefined) rideStop.abort();
+    if (ride) result = (await import('./oracle/rideResult.ts')).withOracleRide(result, await ride, values.out ?? '.');
     if (progressShown) process.stderr.write('\r\x1b[K');
     // --min-coverage: the share of known consistency checks that fired in a sampled case.
     const known = Object.keys(result.checks).length;

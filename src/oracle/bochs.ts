@@ -286,10 +286,10 @@ async function runInstance(h: BochsHarness, pages: Uint8Array[]): Promise<BochsB
 
 /**
  * Says why a state is known to end the Bochs process (a PANIC), or null. Each crash costs a boot
- * (~0.4 s of CPU against ~0.15 ms per state), so predicted crashers are held back: each instance
- * runs one of them last, to confirm the prediction in the boot that ends anyway, and the others are
- * reported as crashes without running, quoting the confirmed death. If a confirmation does not
- * crash, the prediction is wrong for this batch and every held-back state runs for real.
+ * (~0.4 s of CPU against ~0.15 ms per state), so predicted crashers are held back: for each reason
+ * one of them runs last in an instance's batch, to confirm the prediction in a boot that ends
+ * anyway, and the others are reported as crashes without running, quoting the confirmed death. If
+ * a confirmation does not crash, every state held back for that reason runs for real.
  */
 export type CrashPredictor = (page: Uint8Array) => string | null;
 
@@ -300,31 +300,38 @@ function crashDetail(r: BochsRecord | { crash: string } | undefined): string | n
 /** Runs every page on Bochs over `jobs` parallel instances (order kept). */
 export async function runBochs(h: BochsHarness, pages: Uint8Array[], jobs = 1, predict?: CrashPredictor): Promise<BochsBatch> {
   const j = Math.max(1, jobs);
-  const held: number[] = [];
+  const held = new Map<string, number[]>();
   const run: number[] = [];
-  pages.forEach((p, i) => (predict?.(p) ? held : run).push(i));
+  pages.forEach((p, i) => {
+    const why = predict?.(p);
+    if (why) held.set(why, [...(held.get(why) ?? []), i]);
+    else run.push(i);
+  });
   const per = Math.min(LAYOUT.MAX_STATES - 1, Math.max(1, Math.ceil(run.length / j)));
   const chunks: number[][] = [];
   for (let i = 0; i < run.length; i += per) chunks.push(run.slice(i, i + per));
   if (chunks.length === 0) chunks.push([]);
-  // One confirmation per instance, at its end.
-  const confirm = held.splice(0, Math.min(held.length, chunks.length));
-  confirm.forEach((idx, k) => chunks[k].push(idx));
+  // One confirmation per predicted reason, at the end of an instance's batch (round robin).
+  const confirm = new Map<string, number>();
+  [...held].forEach(([why, idx], k) => {
+    confirm.set(why, idx[0]);
+    chunks[k % chunks.length].push(idx[0]);
+  });
   const results: BochsBatch[] = [];
   for (let w = 0; w < chunks.length; w += j) results.push(...(await Promise.all(chunks.slice(w, w + j).map((c) => runInstance(h, c.map((i) => pages[i]))))));
   const records: (BochsRecord | { crash: string })[] = new Array(pages.length);
   chunks.forEach((c, k) => c.forEach((idx, m) => (records[idx] = results[k].records[m])));
   let boots = results.reduce((s, r) => s + r.boots, 0);
-  if (held.length > 0) {
-    const confirmed = confirm.map((i) => crashDetail(records[i]));
-    if (confirmed.every((d) => d !== null)) {
-      const why = confirmed[0] ?? '';
-      for (const i of held) records[i] = { crash: `not run, predicted (${predict?.(pages[i])}; confirmed on ${confirm.length} state(s) of this batch): ${why}` };
-    } else {
-      const rest = await runBochs(h, held.map((i) => pages[i]), jobs);
-      held.forEach((i, k) => (records[i] = rest.records[k]));
-      boots += rest.boots;
-    }
+  const unconfirmed: number[] = [];
+  for (const [why, idx] of held) {
+    const seen = crashDetail(records[idx[0]]);
+    if (seen === null) unconfirmed.push(...idx.slice(1));
+    else for (const i of idx.slice(1)) records[i] = { crash: `not run, predicted (${why}; confirmed on state ${idx[0]} of this batch): ${seen}` };
+  }
+  if (unconfirmed.length > 0) {
+    const rest = await runBochs(h, unconfirmed.map((i) => pages[i]), jobs);
+    unconfirmed.forEach((i, k) => (records[i] = rest.records[k]));
+    boots += rest.boots;
   }
   return { records, boots, extra: results[0]?.extra ?? new Map() };
 }

@@ -12,7 +12,7 @@ import { cpuFromCpuid, type OracleCpu } from './cpu.ts';
 import { jsonFilesUnder, parseOracleEntry, readJsonFile, saveOracleCounterexample, ORACLE_SCHEMA } from './oracleCorpus.ts';
 import { getSvmAdapter, SVM_ADAPTER_NAMES, type SvmAdapter } from './svm/adapters.ts';
 import { SVM_DIVERGENCES } from './svm/divergences.ts';
-import { runSvmOracleBatch } from './svm/driver.ts';
+import { runSvmOracleBatch, type SvmBatchResult } from './svm/driver.ts';
 import { projectSvmScenario, unprojectable } from './svm/project.ts';
 import { shrinkSvmDisagreement, svmFailureSignature, type SvmShrinkStep } from './svm/shrink.ts';
 import type { SvmVerdict } from './svm/verdict.ts';
@@ -68,7 +68,7 @@ export interface OracleSessionReport {
   agreement: number;
 }
 
-function requireAdapter(name: string): SvmAdapter {
+export function requireAdapter(name: string): SvmAdapter {
   const a = getSvmAdapter(name);
   if (!a) throw new NestfuzzError('NESTFUZZ_USAGE', `unknown emulator ${JSON.stringify(name)}`, `use one of: ${SVM_ADAPTER_NAMES.join(', ')}`);
   return a;
@@ -112,6 +112,94 @@ function casesFromFiles(cpu: OracleCpu, target: string, adapter: string): { case
 
 const SHRINKABLE = new Set(ORACLE_SVM_MUTATION_IDS);
 
+/**
+ * Counts over one or more batches: agreement, listed divergences, and one bucket per kind of
+ * unexplained divergence, whose first state is shrunk (when asked) and written to the corpus as it
+ * is found, so an interrupted campaign keeps it.
+ */
+export class OracleTally {
+  states = 0;
+  agree = 0;
+  crashes = 0;
+  leaks = 0;
+  boots = 0;
+  emulatorMs = 0;
+  readonly explained = new Map<string, number>();
+  readonly unexplained: OracleUnexplained[] = [];
+  private readonly buckets = new Map<string, OracleUnexplained>();
+
+  constructor(
+    private readonly cpu: OracleCpu,
+    private readonly adapter: SvmAdapter,
+    private readonly o: { profile: Profile; jobs: number; corpusDir: string | null; shrink: boolean; seed: number | null },
+  ) {}
+
+  async add(batch: SvmBatchResult, sources: string[] = [], indexBase = 0): Promise<void> {
+    const { cpu, adapter, o } = this;
+    this.states += batch.results.length;
+    this.boots += batch.boots;
+    this.emulatorMs += batch.emulatorMs;
+    for (const r of batch.results) {
+      if (r.cmp.emu.kind === 'crash') this.crashes++;
+      if (r.leaked) this.leaks++;
+      if (r.cmp.diff.length === 0) this.agree++;
+      else if (r.cmp.explainedBy) this.explained.set(r.cmp.explainedBy, (this.explained.get(r.cmp.explainedBy) ?? 0) + 1);
+      else {
+        const key = `${svmFailureSignature(r.cmp)}|${r.cmp.engineFailed[0] ?? ''}`;
+        const seen = this.buckets.get(key);
+        if (seen) {
+          seen.count++;
+          continue;
+        }
+        let c = r.c;
+        let cmp = r.cmp;
+        let steps: SvmShrinkStep[] = [];
+        if (o.shrink && c.mutations.every((m) => SHRINKABLE.has(m.slice(0, m.lastIndexOf(':'))))) {
+          const sh = await shrinkSvmDisagreement(cpu, c, cmp, adapter, o.profile, o.jobs);
+          this.boots += sh.boots;
+          ({ c, cmp, steps } = sh);
+        }
+        const u: OracleUnexplained = {
+          index: indexBase + r.index, count: 1, ...(sources[r.index] ? { source: sources[r.index] } : {}), mutations: c.mutations, choice: c.choice,
+          engine: cmp.engine, emulator: cmp.emu, diff: cmp.diff, engine_failed_checks: cmp.engineFailed, shrink_steps: steps,
+        };
+        if (o.corpusDir !== null) {
+          const saved = saveOracleCounterexample(o.corpusDir, {
+            adapter: adapter.name, model: adapter.model, profile: o.profile.name, found_at: new Date().toISOString(),
+            seed: o.seed, case: c, engine: cmp.engine, emulator: cmp.emu, diff: cmp.diff, shrink_steps: steps,
+          });
+          u.file = saved.file;
+        }
+        this.unexplained.push(u);
+        this.buckets.set(key, u);
+      }
+    }
+  }
+
+  report(skipped: { file: string; why: string }[], totalMs: number): OracleSessionReport {
+    const byId = new Map(SVM_DIVERGENCES.map((d) => [d.id, d]));
+    return {
+      adapter: this.adapter.name,
+      model: this.adapter.model,
+      profile: this.o.profile.name,
+      states: this.states,
+      agree: this.agree,
+      explained: [...this.explained].sort((a, b) => b[1] - a[1]).map(([id, count]) => {
+        const d = byId.get(id)!;
+        return { id, departs: d.departs, count, reason: d.reason, source: d.source };
+      }),
+      unexplained: this.unexplained,
+      crashes: this.crashes,
+      leaks: this.leaks,
+      skipped,
+      boots: this.boots,
+      emulator_ms: Math.round(this.emulatorMs),
+      total_ms: Math.round(totalMs),
+      agreement: this.states === 0 ? 1 : (this.states - this.unexplained.reduce((n, u) => n + u.count, 0)) / this.states,
+    };
+  }
+}
+
 export async function runOracleSession(o: OracleSessionOptions): Promise<OracleSessionReport> {
   const adapter = requireAdapter(o.emulator);
   if (!o.generate === !o.cases) throw new NestfuzzError('NESTFUZZ_USAGE', '`oracle` needs exactly one of --generate N or --cases <dir|file>', 'run `nestfuzz oracle --emulator qemu-svm --generate 10000 --seed 1`');
@@ -122,67 +210,9 @@ export async function runOracleSession(o: OracleSessionOptions): Promise<OracleS
   let skipped: { file: string; why: string }[] = [];
   if (o.generate) cases = fc.sample(oracleSvmCase(cpu), { numRuns: o.generate.count, seed: o.generate.seed });
   else ({ cases, sources, skipped } = casesFromFiles(cpu, o.cases!, adapter.name));
-  const batch = await runSvmOracleBatch(cases, adapter, o.profile, o.jobs);
-  let boots = batch.boots + 1;
-  const explained = new Map<string, number>();
-  const unexplained: OracleUnexplained[] = [];
-  let agree = 0;
-  let crashes = 0;
-  let leaks = 0;
-  const buckets = new Map<string, OracleUnexplained>();
-  for (const r of batch.results) {
-    if (r.cmp.emu.kind === 'crash') crashes++;
-    if (r.leaked) leaks++;
-    if (r.cmp.diff.length === 0) agree++;
-    else if (r.cmp.explainedBy) explained.set(r.cmp.explainedBy, (explained.get(r.cmp.explainedBy) ?? 0) + 1);
-    else {
-      const key = `${svmFailureSignature(r.cmp)}|${r.cmp.engineFailed[0] ?? ''}`;
-      const seen = buckets.get(key);
-      if (seen) {
-        seen.count++;
-        continue;
-      }
-      let c = r.c;
-      let cmp = r.cmp;
-      let steps: SvmShrinkStep[] = [];
-      if (o.shrink && o.generate && c.mutations.every((m) => SHRINKABLE.has(m.slice(0, m.lastIndexOf(':'))))) {
-        const s = await shrinkSvmDisagreement(cpu, c, cmp, adapter, o.profile, o.jobs);
-        boots += s.boots;
-        ({ c, cmp, steps } = s);
-      }
-      const u: OracleUnexplained = {
-        index: r.index, count: 1, ...(sources[r.index] ? { source: sources[r.index] } : {}), mutations: c.mutations, choice: c.choice,
-        engine: cmp.engine, emulator: cmp.emu, diff: cmp.diff, engine_failed_checks: cmp.engineFailed, shrink_steps: steps,
-      };
-      if (o.corpusDir !== null) {
-        const saved = saveOracleCounterexample(o.corpusDir, {
-          adapter: adapter.name, model: adapter.model, profile: o.profile.name, found_at: new Date().toISOString(),
-          seed: o.generate?.seed ?? null, case: c, engine: cmp.engine, emulator: cmp.emu, diff: cmp.diff, shrink_steps: steps,
-        });
-        u.file = saved.file;
-      }
-      unexplained.push(u);
-      buckets.set(key, u);
-    }
-  }
-  const byId = new Map(SVM_DIVERGENCES.map((d) => [d.id, d]));
-  return {
-    adapter: adapter.name,
-    model: adapter.model,
-    profile: o.profile.name,
-    states: cases.length,
-    agree,
-    explained: [...explained].sort((a, b) => b[1] - a[1]).map(([id, count]) => {
-      const d = byId.get(id)!;
-      return { id, departs: d.departs, count, reason: d.reason, source: d.source };
-    }),
-    unexplained,
-    crashes,
-    leaks,
-    skipped,
-    boots,
-    emulator_ms: Math.round(batch.emulatorMs),
-    total_ms: Math.round(performance.now() - t0),
-    agreement: cases.length === 0 ? 1 : (cases.length - unexplained.reduce((n, u) => n + u.count, 0)) / cases.length,
-  };
+  // Stored states are replayed as they are: only generated ones are shrunk.
+  const tally = new OracleTally(cpu, adapter, { profile: o.profile, jobs: o.jobs, corpusDir: o.corpusDir, shrink: o.shrink && o.generate !== undefined, seed: o.generate?.seed ?? null });
+  tally.boots++; // the CPUID probe
+  await tally.add(await runSvmOracleBatch(cases, adapter, o.profile, o.jobs), sources);
+  return tally.report(skipped, performance.now() - t0);
 }

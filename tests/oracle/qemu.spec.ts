@@ -3,7 +3,7 @@
 // an emulator abort and a hang in the middle of a batch, and an engine profile with historical
 // check differences is caught, shrunk to one mutation and written as a replayable file.
 
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildOracleSvmCase } from '../../src/arbitraries/oracleSvm.ts';
@@ -113,7 +113,31 @@ describe('qemu-svm oracle', () => {
     expectOneLineError(cli('oracle', '--emulator', 'qemu-svm', '--cases', 'corpus/vmlaunch-outcome-order/283bee6ea2b6a375.json'), /cannot run on qemu-svm: a vmx scenario/);
   }, 60_000);
 
+  it('rides along a campaign as engine-agrees-with-qemu-svm: pair, failures and corpus files in the summary', () => {
+    const t = tempDir('oracle-ride');
+    try {
+      const r = cli('fuzz', '--time', '6s', '--oracle', 'qemu-svm', '--profile', 'linux-6.1', '--property', 'gif-semantics', '--workers', '1', '--out', t.dir);
+      expect(r.code).toBe(1);
+      const summary = fromJson<{ pairs: { property: string; runs: number; failed: boolean }[]; failures: { property: string; corpusFile: string; shrinkLogFile: string }[] }>(
+        readFileSync(join(t.dir, 'summary.json'), 'utf8'),
+      );
+      const pair = summary.pairs.find((p) => p.property === 'engine-agrees-with-qemu-svm');
+      expect(pair?.runs).toBeGreaterThan(0);
+      expect(pair?.failed).toBe(true);
+      const found = summary.failures.filter((f) => f.property === 'engine-agrees-with-qemu-svm');
+      expect(found.length).toBeGreaterThan(0);
+      for (const f of found) {
+        expect(f.corpusFile).toContain(join('corpus', 'oracle', 'qemu-svm'));
+        expect(existsSync(f.corpusFile) && existsSync(f.shrinkLogFile)).toBe(true);
+      }
+      expect(readFileSync(join(t.dir, 'junit.xml'), 'utf8')).toMatch(/testsuite name="engine-agrees-with-qemu-svm"[^>]*failures="1"/);
+    } finally {
+      t.cleanup();
+    }
+  }, 120_000);
+
   it('turns bad input into one-line errors', () => {
+    expectOneLineError(cli('fuzz', '--time', '1s', '--oracle', 'bochs-nope'), /unknown emulator "bochs-nope"/);
     expectOneLineError(cli('oracle', '--emulator', 'nope', '--generate', '10'), /unknown emulator "nope"/);
     expectOneLineError(cli('oracle', '--emulator', 'qemu-svm'), /exactly one of --generate N or --cases/);
     expectOneLineError(cli('oracle', '--emulator', 'qemu-svm', '--generate', 'ten'), /--generate "ten" is not a positive whole number/);

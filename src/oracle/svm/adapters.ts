@@ -39,7 +39,10 @@ const BOCHS_EFER_KNOWN = 0x1n | EFER.LME | EFER.LMA | (1n << 11n) | EFER.SVME | 
 const HI32 = 0xffffffff00000000n;
 const PHYS_LIMIT = 1n << 40n;
 
-/** Nothing in the VMCB would fail Bochs's VMRUN checks (oracle.md §5 / svm.md §3.3, Bochs column). */
+/**
+ * Nothing in the VMCB would fail Bochs's VMRUN checks of controls and guest state (oracle.md §5 /
+ * svm.md §3.3, Bochs column); the event-injection check comes after the guest state is loaded.
+ */
 function bochsEnters(page: Uint8Array): boolean {
   const { control: c, save: s } = decodeVmcb(page);
   const np = (c.misc_ctl & MISC_CTL.NP_ENABLE) !== 0n;
@@ -49,7 +52,7 @@ function bochsEnters(page: Uint8Array): boolean {
     (s.efer & EFER.SVME) === 0n || (s.efer & ~BOCHS_EFER_KNOWN) !== 0n || c.asid === 0 || !isIntercept(c.intercepts, INTERCEPT.VMRUN) ||
     (s.cr0 & HI32) !== 0n || ((s.cr0 & CR0.NW) !== 0n && (s.cr0 & CR0.CD) === 0n) || (longMode && (s.cr4 & CR4.PAE) === 0n) || (s.cr4 & ~0x6ffn) !== 0n ||
     (s.dr6 & HI32) !== 0n || (s.dr7 & HI32) !== 0n || ((s.cs.attrib & SEG_ATTR.L) !== 0 && (s.cs.attrib & SEG_ATTR.DB) !== 0) ||
-    (c.event_inj & EVTINJ.VALID) !== 0 || c.iopm_base_pa >= PHYS_LIMIT || c.msrpm_base_pa >= PHYS_LIMIT || (c.misc_ctl & ~MISC_CTL.NP_ENABLE) !== 0n ||
+    c.iopm_base_pa >= PHYS_LIMIT || c.msrpm_base_pa >= PHYS_LIMIT || (c.misc_ctl & ~MISC_CTL.NP_ENABLE) !== 0n ||
     (np && (c.nested_cr3 >= PHYS_LIMIT || !patOk))
   );
 }
@@ -73,7 +76,10 @@ export function bochsSvmKills(page: Uint8Array): string | null {
   const pe = (s.cr0 & CR0.PE) !== 0n;
   if (!lme || !pg || !bochsEnters(page)) return null;
   if (!pe) return 'EFER.LME=1, CR0.PG=1, CR0.PE=0: Bochs PANICs loading the guest (oracle.md §4.3)';
-  if ((c.misc_ctl & MISC_CTL.NP_ENABLE) === 0n && (s.cr3 & CR3_SEGV_BITS) !== 0n && (s.cr3 & CR3_RSVD_BITS) === 0n) return 'long-mode CR3 with bits 46..51 set, no nested paging: Bochs dies with SIGSEGV walking it';
+  const type = (c.event_inj >>> 8) & 7;
+  const vector = c.event_inj & 0xff;
+  const injectionOk = (c.event_inj & EVTINJ.VALID) === 0 || ([0, 2, 3, 4].includes(type) && !(type === 3 && (vector === 2 || vector > 31)));
+  if (injectionOk && (c.misc_ctl & MISC_CTL.NP_ENABLE) === 0n && (s.cr3 & CR3_SEGV_BITS) !== 0n && (s.cr3 & CR3_RSVD_BITS) === 0n) return 'long-mode CR3 with bits 46..51 set, no nested paging: Bochs dies with SIGSEGV walking it';
   return null;
 }
 

@@ -223,12 +223,15 @@ export const SVM_DIVERGENCES: readonly Divergence<SvmDivergenceCtx>[] = [
     explains: (x) => bochsSkips(x, 'msrpm-unreadable') && (x.c.scenario.vmcb12.control.msrpm_base_pa & ~0xfffn) < 1n << BigInt(x.c.scenario.l1.maxphyaddr),
   },
   {
-    id: 'bochs-event-inj-vector-31',
+    id: 'bochs-event-inj-reserved-vector',
     adapters: ['bochs-svm'],
     departs: 'emulator',
-    reason: 'Bochs rejects an injected exception only for vector 2 or a vector above 31; vector 31 is reserved and KVM fails VMRUN. Bochs delivers it through the guest IDT, whose gates run the state\'s snippet again.',
-    source: 'APM vol.2 15.20 (an EXCEPTION type with a vector that is not an exception is illegal); KVM nested_svm_event_inj_valid_exept; svm.md §3.3 (Bochs: EXEPT vector 2 or > 31); oracle.md §5',
-    explains: (x) => firstFailed(x, 'event-inj-exception-vector-invalid') && (x.c.scenario.vmcb12.control.event_inj & 0xff) === 31 && x.engineFailed.every((f) => f === 'event-inj-exception-vector-invalid' || BOCHS_UNCHECKED.has(f)) && x.emu.kind === 'exit',
+    reason: 'Bochs rejects an injected exception only for vector 2 or a vector above 31; KVM fails VMRUN for every vector that is not an exception the vCPU can raise (reserved 9, 15, 22–27, 31, and #CP/#VC/#HV without their features). Bochs delivers it through the guest IDT, whose gates run the state\'s snippet again.',
+    source: 'APM vol.2 15.20 (an EXCEPTION type with a vector that is not an exception is illegal); KVM nested_svm_event_inj_valid_exept; svm.md §3.3 (Bochs: EXEPT vector 2 or > 31); oracle.md §5 (vector 31 measured)',
+    explains: (x) => {
+      const vector = x.c.scenario.vmcb12.control.event_inj & 0xff;
+      return firstFailed(x, 'event-inj-exception-vector-invalid') && vector <= 31 && vector !== 2 && x.engineFailed.every((f) => f === 'event-inj-exception-vector-invalid' || BOCHS_UNCHECKED.has(f)) && x.emu.kind === 'exit';
+    },
   },
   {
     id: 'bochs-cs-l-and-d-any-mode',

@@ -27,7 +27,58 @@ export interface SvmBatchResult {
 }
 
 /** At most this many disagreements per batch are re-run alone (each costs one boot). */
-export const MAX_ALONE_RERUNS = 256;
+export const MAX_ALONE_RERUNS = 64;
+
+const unexplained = (r: SvmStateResult): boolean => r.cmp.diff.length > 0 && !r.cmp.explainedBy;
+
+/** Re-runs `rs` in one fresh emulator (poisoners last) or each alone, replacing their verdicts; returns boots. */
+async function rerun(rs: SvmStateResult[], adapter: SvmAdapter, profile: Profile, jobs: number, alone: boolean): Promise<number> {
+  let boots = 0;
+  const groups = alone ? rs.map((r) => [r]) : [[...rs].sort((a, b) => Number(adapter.poisons(a.c)) - Number(adapter.poisons(b.c)))];
+  for (let k = 0; k < groups.length; k += jobs) {
+    const wave = groups.slice(k, k + jobs);
+    const runs = await Promise.all(wave.map((g) => adapter.runBatch(g.map((r) => encodeVmcb(r.c.scenario.vmcb12)), 1)));
+    wave.forEach((g, w) => {
+      boots += runs[w].boots;
+      g.forEach((r, j) => {
+        const cmp = compareSvmState(r.c, runs[w].outcomes[j], profile, adapter.name);
+        r.leaked ||= cmp.diff.join() !== r.cmp.diff.join() || cmp.explainedBy !== r.cmp.explainedBy;
+        r.cmp = cmp;
+        r.rerunAlone ||= alone;
+      });
+    });
+  }
+  return boots;
+}
+
+/**
+ * Leaked state makes a batch verdict suspect (oracle.md §7). Every unexplained disagreement runs
+ * again in one fresh emulator with only the suspects; then the first of each kind (same verdicts
+ * and differing fields) runs alone, and when that changes its verdict, every suspect of its kind
+ * does (at most MAX_ALONE_RERUNS boots).
+ */
+async function verifySuspects(results: SvmStateResult[], adapter: SvmAdapter, profile: Profile, jobs: number): Promise<number> {
+  const suspects = results.filter(unexplained);
+  if (suspects.length === 0) return 0;
+  let boots = await rerun(suspects, adapter, profile, jobs, false);
+  const kinds = new Map<string, SvmStateResult[]>();
+  for (const r of suspects.filter(unexplained)) {
+    const k = `${r.cmp.engine.kind}|${r.cmp.emu.kind}|${r.cmp.diff.join()}`;
+    kinds.set(k, [...(kinds.get(k) ?? []), r]);
+  }
+  const firsts = [...kinds.values()].map((g) => g[0]).slice(0, MAX_ALONE_RERUNS);
+  const before = new Map(firsts.map((r) => [r, r.cmp.diff.join()]));
+  boots += await rerun(firsts, adapter, profile, jobs, true);
+  let budget = MAX_ALONE_RERUNS - firsts.length;
+  for (const g of kinds.values()) {
+    if (budget <= 0) break;
+    if (g[0].cmp.diff.join() === before.get(g[0])) continue;
+    const rest = g.slice(1, 1 + budget);
+    budget -= rest.length;
+    boots += await rerun(rest, adapter, profile, jobs, true);
+  }
+  return boots;
+}
 
 export interface SvmBatchOptions {
   /** Re-run unexplained disagreements alone (default true; the shrinker confirms only its result). */
@@ -42,18 +93,6 @@ export async function runSvmOracleBatch(cases: OracleSvmCase[], adapter: SvmAdap
   order.forEach((i, k) => (raw[i] = run.outcomes[k]));
   let boots = run.boots;
   const results: SvmStateResult[] = cases.map((c, index) => ({ index, c, cmp: compareSvmState(c, raw[index], profile, adapter.name), rerunAlone: false, leaked: false }));
-  const suspects = opts.verifyAlone === false ? [] : results.filter((r) => r.cmp.diff.length > 0 && !r.cmp.explainedBy).slice(0, MAX_ALONE_RERUNS);
-  // One boot per suspect, `jobs` at a time.
-  for (let k = 0; k < suspects.length; k += jobs) {
-    const wave = suspects.slice(k, k + jobs);
-    const alone = await Promise.all(wave.map((r) => adapter.runBatch([encodeVmcb(r.c.scenario.vmcb12)], 1)));
-    wave.forEach((r, j) => {
-      boots += alone[j].boots;
-      const cmp = compareSvmState(r.c, alone[j].outcomes[0], profile, adapter.name);
-      r.leaked = cmp.diff.join() !== r.cmp.diff.join() || cmp.explainedBy !== r.cmp.explainedBy;
-      r.cmp = cmp;
-      r.rerunAlone = true;
-    });
-  }
+  if (opts.verifyAlone !== false) boots += await verifySuspects(results, adapter, profile, jobs);
   return { results, boots, emulatorMs: performance.now() - t0 };
 }
