@@ -41,7 +41,7 @@ const USAGE = `usage: nestfuzz <command> [options]
   list    [--json]
   check   --vmcb <page.bin|dir> [--l1 state.json] [--profile NAME] [--json]
   check   --vmcs12 <state.json|dir> [--profile NAME] [--json]
-  oracle  --emulator qemu-svm (--generate N [--seed S] | --cases <dir|corpus-file>) [--jobs N]
+  oracle  --emulator qemu-svm|bochs-svm|bochs-vmx (--generate N [--seed S] | --cases <dir|corpus-file>) [--jobs N]
           [--profile NAME] [--corpus DIR | --no-corpus] [--no-shrink] [--json]
   export  <corpus-file> --out DIR
   help

@@ -13,9 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NestfuzzError } from '../campaign/errors.ts';
 import { assembleHarness } from './assemble.ts';
-import { inputHeader, staticImage } from './image.ts';
+import { inputHeader, staticImage, vmxStaticImage, type Segment } from './image.ts';
 import { CPUID_LEAVES, LAYOUT, statePage } from './layout.ts';
-import type { BatchRun, RawOutcome } from './raw.ts';
+import type { BatchRun, RawOutcome, VmxBatchRun, VmxFailedInsn, VmxRawOutcome } from './raw.ts';
 
 export const BOCHS_BINARY = 'bochs';
 /** AMD model with SVM and NPT (oracle.md §4.1). */
@@ -32,7 +32,7 @@ const MAX_CHUNK_SECTORS = 128;
 const MAX_EXTENTS = Math.floor((SECTOR - 8) / 20);
 
 /** No new line for this long means Bochs hung on the current state (boot gets BOOT_STALL_MS). */
-const STALL_MS = 4000;
+const STALL_MS = 2000;
 const BOOT_STALL_MS = 10_000;
 const POLL_MS = 100;
 
@@ -49,6 +49,8 @@ export interface BochsHarness {
   cpu: string;
   /** Bytes of each state page the harness needs (the rest of the page stays zero). */
   stateBytes: number;
+  /** The fixed guest memory the harness expects (default: image.ts staticImage). */
+  image?: () => Segment[];
 }
 
 export interface BochsBatch {
@@ -74,11 +76,11 @@ interface Extent {
  * 4 KiB pages (segments sharing or touching pages coalesce, so the directory stays one sector),
  * then the first `stateBytes` bytes of every state from `start` on, padded to whole sectors.
  */
-function diskImage(pages: Uint8Array[], stateBytes: number, start: number): Buffer {
+function diskImage(pages: Uint8Array[], stateBytes: number, start: number, fixed: Segment[]): Buffer {
   const PAGE = 0x1000;
   const memory = new Map<number, Uint8Array>();
   const header = inputHeader(pages.length, start);
-  for (const seg of [...staticImage(), header]) {
+  for (const seg of [...fixed, header]) {
     for (let off = 0; off < seg.bytes.length; ) {
       const gpa = seg.gpa + off;
       const pfn = Math.floor(gpa / PAGE);
@@ -251,7 +253,7 @@ async function runInstance(h: BochsHarness, pages: Uint8Array[]): Promise<BochsB
     // An empty batch still boots once (it is how the adapter reads CPUID); a resume past the last
     // state has nothing left to run.
     while (start < n || boots === 0) {
-      writeFileSync(join(dir, 'disk.img'), diskImage(pages, h.stateBytes, start));
+      writeFileSync(join(dir, 'disk.img'), diskImage(pages, h.stateBytes, start, (h.image ?? staticImage)()));
       // A Bochs that died (SIGSEGV, watchdog) leaves its image lock behind; the next boot would
       // PANIC on it ("could not open hard drive image file").
       rmSync(join(dir, 'disk.img.lock'), { force: true });
@@ -360,4 +362,40 @@ export async function runBochsSvm(pages: Uint8Array[], jobs = 1, predict?: Crash
     };
   });
   return { outcomes, boots: b.boots, cpuid: cpuidFromLine(b.extra.get('C')) };
+}
+
+/**
+ * A VMX state page holds the (u32 encoding, u32 pad, u64 value) list and its end marker; 2 KiB
+ * holds 127 fields, more than the vmcs12 has non-zero ones (vmx/fields.ts checks the fit).
+ */
+export const VMX_STATE_BYTES = 0x800;
+const VMX_HARNESS: BochsHarness = { name: 'vmx', cpu: BOCHS_VMX_CPU, stateBytes: VMX_STATE_BYTES, image: vmxStaticImage };
+
+function failedInsn(b: bigint): VmxFailedInsn {
+  const v = BigInt.asIntN(64, b);
+  if (v === -1n) return { insn: 'vmlaunch' };
+  if (v === -2n) return { insn: 'vmclear' };
+  if (v === -3n) return { insn: 'vmptrld' };
+  return { insn: 'vmwrite', encoding: Number(b & 0xffffffffn) };
+}
+
+/** The bochs-vmx adapter's runner (harness/vmx.asm on corei7_sandy_bridge_2600k). */
+export async function runBochsVmx(pages: Uint8Array[], jobs = 1, predict?: CrashPredictor): Promise<VmxBatchRun> {
+  const b = await runBochs(VMX_HARNESS, pages, jobs, predict);
+  const outcomes: VmxRawOutcome[] = Array.from(b.records, (r): VmxRawOutcome => {
+    if (r === undefined) return { kind: 'crash', detail: 'no record' };
+    if ('crash' in r) return { kind: 'crash', detail: r.crash };
+    const [a, b1, c, d, e, f, g] = r.f;
+    if (r.kind === LAYOUT.REC_HOST_EXC) return { kind: 'host-exception', vector: Number(a), error_code: b1 };
+    if (r.kind === LAYOUT.REC_VMFAIL_INVALID) return { kind: 'vmfail-invalid', failed: failedInsn(b1) };
+    if (r.kind === LAYOUT.REC_VMFAIL_VALID) return { kind: 'vmfail-valid', error: Number(a & 0xffffffffn), failed: failedInsn(b1) };
+    return {
+      kind: 'exit',
+      exit: {
+        exit_reason: Number(a & 0xffffffffn), exit_qualification: b1, guest_physical_address: c, exit_intr_info: Number(d & 0xffffffffn),
+        guest_rip: e, instruction_len: Number(f & 0xffffffffn), idt_vectoring_info: Number(g & 0xffffffffn),
+      },
+    };
+  });
+  return { outcomes, boots: b.boots, cpuid: cpuidFromLine(b.extra.get('C')), vmxCaps: b.extra.get('M') ?? [] };
 }

@@ -162,6 +162,24 @@ function nptVariant(v: NptVariant): Segment {
   return { gpa: root, bytes };
 }
 
+/**
+ * The VMX harness's identity EPT (SDM 29.3.2): PML4 → PDPT → 4 PDs with 2 MiB leaves, each RWX
+ * (bits 2:0) and memory type WB (bits 5:3 = 6). Non-leaf entries have bits 7:3 clear, as the SDM
+ * requires; the host tables (whose leaves say UC) gave Bochs EPT misconfigurations.
+ */
+function eptIdentity(): Segment {
+  const bytes = new Uint8Array(6 * 0x1000);
+  const dv = new DataView(bytes.buffer);
+  const base = BigInt(LAYOUT.EPT_PML4);
+  const RWX = 0x7n;
+  const LEAF_WB = 0x80n | (6n << 3n) | RWX;
+  u64le(dv, 0, (base + 0x1000n) | RWX);
+  for (let i = 0; i < 4; i++) u64le(dv, 0x1000 + i * 8, (base + BigInt(0x2000 + i * 0x1000)) | RWX);
+  for (let pd = 0; pd < 4; pd++)
+    for (let e = 0; e < 512; e++) u64le(dv, 0x2000 + pd * 0x1000 + e * 8, (BigInt(pd * 512 + e) << 21n) | LEAF_WB);
+  return { gpa: LAYOUT.EPT_PML4, bytes };
+}
+
 /** The fixed part of guest memory every SVM/VMX batch shares. */
 export function staticImage(): Segment[] {
   return [
@@ -169,6 +187,11 @@ export function staticImage(): Segment[] {
     ...NPT_VARIANT_NAMES.map(nptVariant),
     { gpa: LAYOUT.IOPM_PA, bytes: new Uint8Array(0x5000) },
   ];
+}
+
+/** The VMX harness's memory: the shared image plus its identity EPT (the SVM image stays as it was). */
+export function vmxStaticImage(): Segment[] {
+  return [...staticImage(), eptIdentity()];
 }
 
 /** The batch header at INPUT_HDR: magic, count, start index. */

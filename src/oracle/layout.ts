@@ -32,6 +32,12 @@ export const LAYOUT = {
   HOST_IDT: need('HOST_IDT'),
   HOST_TSS: need('HOST_TSS'),
   HOST_PML4: need('HOST_PML4'),
+  HOST_GDT: need('HOST_GDT'),
+  HOST_TR_SEL: need('HOST_TR_SEL'),
+  HOST_CR0_VMX: need('HOST_CR0_VMX'),
+  HOST_CR4_VMX: need('HOST_CR4_VMX'),
+  HOST_EFER_VMX: need('HOST_EFER_VMX'),
+  VMX_HOST_RIP: need('VMX_HOST_RIP'),
   HSAVE_PA: need('HSAVE_PA'),
   VMCS_PA: need('VMCS_PA'),
   IOPM_PA: need('IOPM_PA'),
@@ -44,6 +50,7 @@ export const LAYOUT = {
   GUEST_IDT32: need('GUEST_IDT32'),
   GUEST_STACK: need('GUEST_STACK'),
   NPT_SETS: need('NPT_SETS'),
+  EPT_PML4: need('EPT_PML4'),
   INPUT_HDR: need('INPUT_HDR'),
   INPUT_MAGIC: need('INPUT_MAGIC'),
   DISK_MAGIC: need('DISK_MAGIC'),
@@ -62,6 +69,9 @@ export const RECORD_SIZE = 64;
 
 /** The CPUID leaves the harness dumps at CPUID_DUMP, in order (harness/svm.asm cpuid_leaves). */
 export const CPUID_LEAVES = [0x1, 0x7, 0x80000001, 0x80000008, 0x8000000a] as const;
+
+/** The capability MSRs harness/vmx.asm dumps at VMX_CAPS and prints as "@NF M", in order (0x480..0x490). */
+export const VMX_CAP_MSRS = Array.from({ length: 0x11 }, (_, k) => 0x480 + k);
 
 /** State i's page: the VMCB (SVM) or the VMCS12 field list (VMX). */
 export function statePage(i: number): number {

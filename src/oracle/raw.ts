@@ -31,3 +31,37 @@ export interface SvmExitFields {
   next_rip: bigint;
   event_inj: bigint;
 }
+
+/** What Bochs's VMX harness (harness/vmx.asm) reports for one VMCS state, before any interpretation. */
+export type VmxRawOutcome =
+  /** VMLAUNCH (or a VMCLEAR/VMPTRLD/VMWRITE before it) failed: VMfailInvalid or VMfailValid. */
+  | { kind: 'vmfail-invalid'; failed: VmxFailedInsn }
+  | { kind: 'vmfail-valid'; error: number; failed: VmxFailedInsn }
+  /** A VM exit (a VM-entry failure is one too: reason bit 31): the fields the harness read back. */
+  | { kind: 'exit'; exit: VmxExitFields }
+  /** A VMX instruction (or the harness around it) took a host exception. */
+  | { kind: 'host-exception'; vector: number; error_code: bigint }
+  | { kind: 'crash'; detail: string };
+
+/** The instruction that failed: a VMWRITE (with its encoding), or VMLAUNCH / VMCLEAR / VMPTRLD. */
+export type VmxFailedInsn = { insn: 'vmwrite'; encoding: number } | { insn: 'vmlaunch' | 'vmclear' | 'vmptrld' };
+
+/** SDM App. B encodings 0x4402, 0x6400, 0x2400, 0x4404, 0x681E, 0x440C, 0x4408 as VMREAD returned them. */
+export interface VmxExitFields {
+  exit_reason: number;
+  exit_qualification: bigint;
+  /** Meaningful for EPT violations and misconfigurations (SDM 28.2.1). */
+  guest_physical_address: bigint;
+  exit_intr_info: number;
+  guest_rip: bigint;
+  instruction_len: number;
+  idt_vectoring_info: number;
+}
+
+export interface VmxBatchRun {
+  outcomes: VmxRawOutcome[];
+  boots: number;
+  cpuid: number[][];
+  /** IA32_VMX_BASIC .. IA32_VMX_TRUE_ENTRY_CTLS (0x480..0x490) as the harness read them (all-ones: #GP). */
+  vmxCaps: bigint[];
+}

@@ -16,6 +16,8 @@ import { runSvmOracleBatch, type SvmBatchResult } from './svm/driver.ts';
 import { projectSvmScenario, unprojectable } from './svm/project.ts';
 import { shrinkSvmDisagreement, svmFailureSignature, type SvmShrinkStep } from './svm/shrink.ts';
 import type { SvmVerdict } from './svm/verdict.ts';
+import { getVmxAdapter, VMX_ADAPTER_NAMES } from './vmx/adapters.ts';
+import { runVmxOracleSession, type VmxOracleSessionReport } from './vmx/session.ts';
 
 export interface OracleSessionOptions {
   emulator: string;
@@ -70,7 +72,10 @@ export interface OracleSessionReport {
 
 export function requireAdapter(name: string): SvmAdapter {
   const a = getSvmAdapter(name);
-  if (!a) throw new NestfuzzError('NESTFUZZ_USAGE', `unknown emulator ${JSON.stringify(name)}`, `use one of: ${SVM_ADAPTER_NAMES.join(', ')}`);
+  if (!a) {
+    const vmx = getVmxAdapter(name) ? ` (${name} is a VMX adapter: \`oracle\` runs it, campaigns ride SVM adapters only)` : '';
+    throw new NestfuzzError('NESTFUZZ_USAGE', `unknown emulator ${JSON.stringify(name)}${vmx}`, `use one of: ${SVM_ADAPTER_NAMES.join(', ')}`);
+  }
   return a;
 }
 
@@ -200,7 +205,16 @@ export class OracleTally {
   }
 }
 
-export async function runOracleSession(o: OracleSessionOptions): Promise<OracleSessionReport> {
+/** The adapters `oracle --emulator` takes, by name, with their architecture. */
+export const ORACLE_ADAPTERS: readonly { name: string; arch: 'svm' | 'vmx' }[] = [
+  ...SVM_ADAPTER_NAMES.map((name) => ({ name, arch: 'svm' as const })),
+  ...VMX_ADAPTER_NAMES.map((name) => ({ name, arch: 'vmx' as const })),
+];
+
+export async function runOracleSession(o: OracleSessionOptions): Promise<OracleSessionReport | VmxOracleSessionReport> {
+  const vmx = getVmxAdapter(o.emulator);
+  if (vmx) return runVmxOracleSession(vmx, o);
+  if (!getSvmAdapter(o.emulator)) throw new NestfuzzError('NESTFUZZ_USAGE', `unknown emulator ${JSON.stringify(o.emulator)}`, `use one of: ${ORACLE_ADAPTERS.map((a) => a.name).join(', ')}`);
   const adapter = requireAdapter(o.emulator);
   if (!o.generate === !o.cases) throw new NestfuzzError('NESTFUZZ_USAGE', '`oracle` needs exactly one of --generate N or --cases <dir|file>', 'run `nestfuzz oracle --emulator qemu-svm --generate 10000 --seed 1`');
   const t0 = performance.now();

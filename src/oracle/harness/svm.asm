@@ -64,48 +64,10 @@ long64:
     mov gs, ax
     mov rsp, STACK_TOP
 
-    ; IDT: 32 interrupt gates, vector v -> stubs + v * STUB_SIZE
-    mov rdi, HOST_IDT
-    mov rsi, stubs
-    xor ecx, ecx
-.idt:
-    mov rax, rsi
-    mov word [rdi], ax               ; offset 15:0
-    mov word [rdi + 2], 0x08         ; selector
-    mov word [rdi + 4], 0x8E00       ; present, DPL 0, 64-bit interrupt gate
-    shr rax, 16
-    mov word [rdi + 6], ax           ; offset 31:16
-    shr rax, 16
-    mov dword [rdi + 8], eax         ; offset 63:32
-    mov dword [rdi + 12], 0
-    add rdi, 16
-    add rsi, STUB_SIZE
-    inc ecx
-    cmp ecx, 32
-    jb .idt
-    lidt [idt_ptr]
+    call host_idt_install
 
     ; CPUID as this CPU model reports it, so the adapter can give the engine the same guest CPUID.
-    mov rdi, CPUID_DUMP
-    mov rsi, cpuid_leaves
-.cpuid:
-    mov eax, [rsi]
-    cmp eax, 0xFFFFFFFF
-    je .cpuid_done
-    mov ecx, [rsi + 4]
-    push rdi
-    push rsi
-    cpuid
-    pop rsi
-    pop rdi
-    mov [rdi], eax
-    mov [rdi + 4], ebx
-    mov [rdi + 8], ecx
-    mov [rdi + 12], edx
-    add rdi, 16
-    add rsi, 8
-    jmp .cpuid
-.cpuid_done:
+    call cpuid_dump
 %ifdef BOCHS
     mov rsi, msg_cpuid
     mov rdi, CPUID_DUMP
@@ -195,28 +157,6 @@ record:
     mov [rcx], eax
     ret
 
-; Exception stubs: vectors 8, 10-14, 17, 21, 29, 30 push an error code (SDM 6.13, APM 8.4);
-; the others push 0 so every stub reaches host_exception with the same frame.
-STUB_SIZE equ 16
-%macro stub 1
-    align STUB_SIZE
-%if (%1 = 8) || (%1 >= 10 && %1 <= 14) || (%1 = 17) || (%1 = 21) || (%1 = 29) || (%1 = 30)
-    push qword %1
-%else
-    push qword 0
-    push qword %1
-%endif
-    jmp host_exception
-%endmacro
-
-align STUB_SIZE
-stubs:
-%assign v 0
-%rep 32
-    stub v
-%assign v v + 1
-%endrep
-
 host_exception:
     pop rsi                          ; vector
     pop rdi                          ; error code
@@ -228,16 +168,6 @@ host_exception:
     inc qword [CUR_INDEX]
     jmp next_state
 
-; CPUID leaves (eax, ecx) recorded at boot; the adapter reads them in this order.
-cpuid_leaves:
-    dd 0x00000001, 0
-    dd 0x00000007, 0
-    dd 0x80000001, 0
-    dd 0x80000008, 0
-    dd 0x8000000A, 0
-cpuid_leaves_end:
-    dd 0xFFFFFFFF, 0
-
 align 8
 gdt:
     dq 0
@@ -248,10 +178,8 @@ gdt_end:
 gdt_ptr:
     dw gdt_end - gdt - 1
     dq gdt
-idt_ptr:
-    dw 32 * 16 - 1
-    dq HOST_IDT
 
+%include "host64.inc"
 %ifdef BOCHS
 %include "bochs.inc"
 %endif

@@ -1,0 +1,321 @@
+; nestfuzz VMX oracle harness: L1 for a batch of VMCS states on Bochs's Intel model
+; (corei7_sandy_bridge_2600k; oracle.md §6). Bochs only: assembled with -DBOCHS, entered by
+; optrom.asm in 32-bit protected mode, input loaded from the ATA disk (bochs.inc).
+;
+; Boot: long mode on the adapter's tables at HOST_PML4, a host GDT at HOST_GDT with a 64-bit TSS
+; descriptor (SDM 27.2.3: the host TR selector must not be 0), CR4.VMXE and CR0.NE (SDM 24.8:
+; VMXON needs them), IA32_FEATURE_CONTROL locked with VMX outside SMX, VMXON on a region holding
+; the revision id (IA32_VMX_BASIC[30:0]). The capability MSRs are printed once ("@NF M").
+;
+; Per state i: the VMCS page is zeroed and given the revision id, VMCLEAR + VMPTRLD, then VMWRITE
+; of the harness's host-state defaults and of the state's list (u32 encoding, u32 pad, u64 value)
+; ended by encoding 0xFFFFFFFF, so a list entry can override a host field; then VMLAUNCH. The
+; record says how it ended: VMfailInvalid / VMfailValid (with the VM-instruction error and the
+; failing VMWRITE's encoding), a VM exit (reason, qualification, ...) or a host exception.
+;
+; After a VM exit only RSP/RIP and the host state the VMCS names are the harness's (SDM 28.5), so
+; the loop keeps everything it needs in memory.
+
+%include "layout.inc"
+
+%ifndef BOCHS
+%error "vmx.asm runs on Bochs only (assemble with -DBOCHS)"
+%endif
+
+bits 32
+org HARNESS_BASE
+
+    jmp start32
+
+; HOST_RIP: fixed at VMX_HOST_RIP so the adapter can put the same value in the engine's vmcs12.
+    times (VMX_HOST_RIP - HARNESS_BASE) - ($ - $$) db 0x90
+bits 64
+host_rip_entry:
+    jmp vmx_exit
+bits 32
+
+start32:
+    cli
+    mov esp, STACK_TOP
+    ; the host GDT lives at a fixed address (HOST_GDTR_BASE is part of the state the engine sees)
+    mov esi, gdt
+    mov edi, HOST_GDT
+    mov ecx, (gdt_end - gdt) / 4
+    rep movsd
+    lgdt [gdt_ptr]
+    call boot_guard
+    call disk_load                   ; static image, input header and state pages (no paging yet)
+    mov eax, cr4
+    or eax, HOST_CR4_VMX & ~(1 << 13) ; PAE, OSFXSR now; VMXE below
+    mov cr4, eax
+    mov eax, HOST_PML4
+    mov cr3, eax
+    mov ecx, 0xC0000080              ; EFER
+    rdmsr
+    or eax, (1 << 8)                 ; LME
+    wrmsr
+    mov eax, HOST_CR0_VMX
+    mov cr0, eax
+    jmp 0x08:long64
+
+bits 64
+long64:
+    mov ax, 0x10
+    mov ds, ax
+    mov es, ax
+    mov ss, ax
+    mov fs, ax
+    mov gs, ax
+    mov rsp, STACK_TOP
+    mov ax, HOST_TR_SEL
+    ltr ax
+
+    call host_idt_install
+
+    ; CPUID as this CPU model reports it, so the adapter can give the engine the same guest CPUID.
+    call cpuid_dump
+    mov rsi, msg_cpuid
+    mov rdi, CPUID_DUMP
+    mov r8d, (cpuid_leaves_end - cpuid_leaves) / 8 * 4
+    call emit_u32s
+
+    ; capability MSRs 0x480.. in order; one the model lacks (#GP) reads as all-ones
+    mov byte [probing], 1
+    mov rdi, VMX_CAPS
+    mov ecx, 0x480
+.caps:
+    rdmsr
+    mov [rdi], eax
+    mov [rdi + 4], edx
+    add rdi, 8
+    inc ecx
+    cmp ecx, 0x480 + VMX_CAP_COUNT
+    jb .caps
+    mov byte [probing], 0
+    mov rsi, msg_caps
+    mov rdi, VMX_CAPS
+    mov r8d, VMX_CAP_COUNT
+    call emit_u64s
+
+    ; IA32_FEATURE_CONTROL: lock it with VMX outside SMX unless the firmware locked it already
+    mov ecx, 0x3A
+    rdmsr
+    test eax, 1
+    jnz .locked
+    mov eax, 5
+    xor edx, edx
+    wrmsr
+.locked:
+    mov rax, cr4
+    or eax, 1 << 13                  ; VMXE
+    mov cr4, rax
+    mov eax, [VMX_CAPS]
+    and eax, 0x7FFFFFFF
+    mov [HSAVE_PA], eax
+    vmxon [vmxon_ptr]
+    jbe vmxon_failed
+
+    mov eax, [INPUT_HDR + 8]         ; start index
+    mov [CUR_INDEX], rax
+
+next_state:
+    mov rsp, STACK_TOP
+    mov rax, [CUR_INDEX]
+    mov ecx, [INPUT_HDR + 4]         ; count
+    cmp rax, rcx
+    jae all_done
+    ; a fresh VMCS region: zero (no field leaks from the previous state), revision id first
+    mov rdi, VMCS_PA
+    xor eax, eax
+    mov ecx, 512
+    rep stosq
+    mov eax, [VMX_CAPS]
+    and eax, 0x7FFFFFFF
+    mov [VMCS_PA], eax
+    mov rbx, -2                      ; "encoding" of a failing VMCLEAR
+    vmclear [vmcs_ptr]
+    jbe vmfail
+    mov rbx, -3                      ; ... of a failing VMPTRLD
+    vmptrld [vmcs_ptr]
+    jbe vmfail
+    ; the harness's host-state defaults
+    mov rsi, host_defaults
+.host:
+    mov ebx, [rsi]
+    cmp ebx, 0xFFFFFFFF
+    je .list
+    vmwrite rbx, [rsi + 8]
+    jbe vmfail
+    add rsi, 16
+    jmp .host
+.list:
+    ; the state's list: INPUT_HDR + (i + 1) * 4 KiB
+    mov rsi, [CUR_INDEX]
+    inc rsi
+    shl rsi, 12
+    add rsi, INPUT_HDR
+.field:
+    mov ebx, [rsi]
+    cmp ebx, 0xFFFFFFFF
+    je .launch
+    vmwrite rbx, [rsi + 8]
+    jbe vmfail
+    add rsi, 16
+    jmp .field
+.launch:
+    mov rbx, -1                      ; VMLAUNCH itself
+    vmlaunch
+    ; falls through only on VMfail (SDM 31.2: VMsucceed never returns here)
+
+; vmfail: rbx = what failed (a VMWRITE's encoding, or -1 VMLAUNCH, -2 VMCLEAR, -3 VMPTRLD);
+; CF = VMfailInvalid, ZF = VMfailValid (SDM 31.2).
+vmfail:
+    jc .invalid
+    mov rax, 0x4400                  ; VM-instruction error
+    vmread rsi, rax
+    mov rdi, rbx
+    mov edx, REC_VMFAIL_VALID
+    jmp .rec
+.invalid:
+    xor esi, esi
+    mov rdi, rbx
+    mov edx, REC_VMFAIL_INVALID
+.rec:
+    call record
+    call emit_record
+    inc qword [CUR_INDEX]
+    jmp next_state
+
+; The VM exit (or VM-entry failure, SDM 27.8) lands here via host_rip_entry.
+vmx_exit:
+    mov ax, 0x10                     ; DS/ES come back as loaded from the host selectors; be explicit
+    mov ds, ax
+    mov es, ax
+    mov rsp, STACK_TOP
+    mov edx, REC_EXIT
+    xor esi, esi
+    xor edi, edi
+    call record
+    mov rbx, rcx
+%assign k 0
+%rep 7
+    mov rax, [exit_fields + 8 * k]
+    vmread rdx, rax
+    mov [rbx + 8 + 8 * k], rdx
+%assign k k + 1
+%endrep
+    mov rcx, rbx
+    call emit_record
+    inc qword [CUR_INDEX]
+    jmp next_state
+
+vmxon_failed:
+    mov rsi, msg_vmxon
+    call puts64
+    xchg bx, bx
+.hang:
+    hlt
+    jmp .hang
+
+all_done:
+    mov rax, [INPUT_HDR + 4]
+    and eax, 0xFFFFFFFF
+    xor esi, esi
+    xor edi, edi
+    mov edx, REC_END
+    mov [CUR_INDEX], rax
+    call record
+    call emit_record
+    xchg bx, bx                      ; magic breakpoint: the debugger script's `c` returns, `quit` ends Bochs
+.hang:
+    hlt
+    jmp .hang
+
+; record: [RECORDS + CUR_INDEX * 64] = { u32 index, u32 kind (edx), u64 a (rsi), u64 b (rdi), 0... };
+; returns the record's address in rcx.
+record:
+    mov rax, [CUR_INDEX]
+    mov rcx, rax
+    shl rcx, 6
+    add rcx, RECORDS
+    mov [rcx + 4], edx
+    mov [rcx + 8], rsi
+    mov [rcx + 16], rdi
+    mov qword [rcx + 24], 0
+    mov qword [rcx + 32], 0
+    mov qword [rcx + 40], 0
+    mov qword [rcx + 48], 0
+    mov qword [rcx + 56], 0
+    mov [rcx], eax
+    ret
+
+host_exception:
+    pop rsi                          ; vector
+    pop rdi                          ; error code
+    cmp byte [probing], 0
+    jne .probe
+    mov edx, REC_HOST_EXC
+    call record
+    call emit_record
+    inc qword [CUR_INDEX]
+    jmp next_state
+.probe:
+    ; RDMSR of a capability MSR the model lacks: all-ones, resume after the 2-byte RDMSR
+    add qword [rsp], 2
+    mov eax, 0xFFFFFFFF
+    mov edx, 0xFFFFFFFF
+    iretq
+
+VMX_CAP_COUNT equ 0x11               ; IA32_VMX_BASIC (0x480) .. IA32_VMX_TRUE_ENTRY_CTLS (0x490)
+
+probing: db 0
+
+align 8
+vmxon_ptr: dq HSAVE_PA
+vmcs_ptr:  dq VMCS_PA
+
+; The fields recorded after a VM exit, in record order (SDM App. B): exit reason, exit
+; qualification, guest-physical address, exit interruption info, guest RIP, instruction length,
+; IDT-vectoring info.
+exit_fields: dq 0x4402, 0x6400, 0x2400, 0x4404, 0x681E, 0x440C, 0x4408
+
+; Host-state defaults (SDM 25.5, checked by 27.2.2/27.2.3), written before the state's list.
+host_defaults:
+    dq 0x6C00, HOST_CR0_VMX          ; HOST_CR0
+    dq 0x6C02, HOST_PML4             ; HOST_CR3
+    dq 0x6C04, HOST_CR4_VMX          ; HOST_CR4
+    dq 0x6C0A, HOST_TSS              ; HOST_TR_BASE
+    dq 0x6C0C, HOST_GDT              ; HOST_GDTR_BASE
+    dq 0x6C0E, HOST_IDT              ; HOST_IDTR_BASE
+    dq 0x6C14, STACK_TOP             ; HOST_RSP
+    dq 0x6C16, VMX_HOST_RIP          ; HOST_RIP
+    dq 0x0C00, 0x10                  ; HOST_ES_SELECTOR
+    dq 0x0C02, 0x08                  ; HOST_CS_SELECTOR
+    dq 0x0C04, 0x10                  ; HOST_SS_SELECTOR
+    dq 0x0C06, 0x10                  ; HOST_DS_SELECTOR
+    dq 0x0C08, 0x10                  ; HOST_FS_SELECTOR
+    dq 0x0C0A, 0x10                  ; HOST_GS_SELECTOR
+    dq 0x0C0C, HOST_TR_SEL           ; HOST_TR_SELECTOR
+    dq 0x2C02, HOST_EFER_VMX         ; HOST_IA32_EFER (used with the load-EFER exit control)
+    dq 0xFFFFFFFF, 0
+
+; Copied to HOST_GDT at boot: 0x08 64-bit code, 0x10 data, 0x18 32-bit code, 0x20 64-bit TSS.
+align 8
+gdt:
+    dq 0
+    dq 0x00AF9A000000FFFF
+    dq 0x00CF92000000FFFF
+    dq 0x00CF9A000000FFFF
+    dw 0x0067, HOST_TSS & 0xFFFF
+    db (HOST_TSS >> 16) & 0xFF, 0x89, 0x00, (HOST_TSS >> 24) & 0xFF
+    dd 0, 0
+gdt_end:
+gdt_ptr:
+    dw gdt_end - gdt - 1
+    dq HOST_GDT
+
+msg_caps:  db "@NF M", 0
+msg_vmxon: db "@NF X vmxon", 10, 0
+
+%include "host64.inc"
+%include "bochs.inc"

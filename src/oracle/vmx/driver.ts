@@ -1,0 +1,68 @@
+// The VMX oracle over a batch: run the states on the emulator in one boot per instance (poisoners
+// last), compare each with the engine, and re-run every unexplained disagreement alone in a fresh
+// emulator, so a verdict never rests on state leaked from an earlier VM entry (oracle.md §7).
+
+import type { OracleVmxCase } from '../../arbitraries/oracleVmx.ts';
+import type { Profile } from '../../engine/profiles.ts';
+import type { VmxRawOutcome } from '../raw.ts';
+import type { VmxAdapter } from './adapters.ts';
+import { compareVmxState, type VmxComparison } from './compare.ts';
+import { encodeVmxStatePage } from './fieldList.ts';
+
+export interface VmxStateResult {
+  index: number;
+  c: OracleVmxCase;
+  cmp: VmxComparison;
+  rerunAlone: boolean;
+  leaked: boolean;
+}
+
+export interface VmxBatchResult {
+  results: VmxStateResult[];
+  boots: number;
+  emulatorMs: number;
+}
+
+/** At most this many disagreements per batch are re-run alone (each costs a ~1.6 s boot). */
+export const MAX_VMX_ALONE_RERUNS = 16;
+
+const unexplained = (r: VmxStateResult): boolean => r.cmp.diff.length > 0 && !r.cmp.explainedBy;
+
+/** One boot for the first unexplained state of each kind (same verdict kinds and differing fields). */
+async function verifyAlone(results: VmxStateResult[], adapter: VmxAdapter, profile: Profile, jobs: number): Promise<number> {
+  const kinds = new Map<string, VmxStateResult>();
+  for (const r of results.filter(unexplained)) {
+    const k = `${r.cmp.engine.kind}|${r.cmp.emu.kind}|${r.cmp.diff.join()}`;
+    if (!kinds.has(k)) kinds.set(k, r);
+  }
+  const firsts = [...kinds.values()].slice(0, MAX_VMX_ALONE_RERUNS);
+  let boots = 0;
+  for (let k = 0; k < firsts.length; k += jobs) {
+    const wave = firsts.slice(k, k + jobs);
+    const runs = await Promise.all(wave.map((r) => adapter.runBatch([encodeVmxStatePage(r.c.scenario.vmcs12, adapter.absentFields)], 1)));
+    wave.forEach((r, w) => {
+      boots += runs[w].boots;
+      const cmp = compareVmxState(r.c, runs[w].outcomes[0], profile, adapter.name);
+      r.leaked = cmp.diff.join() !== r.cmp.diff.join() || cmp.explainedBy !== r.cmp.explainedBy;
+      r.cmp = cmp;
+      r.rerunAlone = true;
+    });
+  }
+  return boots;
+}
+
+export interface VmxBatchOptions {
+  verifyAlone?: boolean;
+}
+
+export async function runVmxOracleBatch(cases: OracleVmxCase[], adapter: VmxAdapter, profile: Profile, jobs: number, opts: VmxBatchOptions = {}): Promise<VmxBatchResult> {
+  const order = cases.map((_, i) => i).sort((a, b) => Number(adapter.poisons(cases[a])) - Number(adapter.poisons(cases[b])) || a - b);
+  const t0 = performance.now();
+  const run = await adapter.runBatch(order.map((i) => encodeVmxStatePage(cases[i].scenario.vmcs12, adapter.absentFields)), jobs);
+  const raw: VmxRawOutcome[] = new Array(cases.length);
+  order.forEach((i, k) => (raw[i] = run.outcomes[k]));
+  let boots = run.boots;
+  const results: VmxStateResult[] = cases.map((c, index) => ({ index, c, cmp: compareVmxState(c, raw[index], profile, adapter.name), rerunAlone: false, leaked: false }));
+  if (opts.verifyAlone !== false) boots += await verifyAlone(results, adapter, profile, jobs);
+  return { results, boots, emulatorMs: performance.now() - t0 };
+}
