@@ -466,7 +466,7 @@ const merge10kMs = await mergeMs(10_000);
 
 // ---- differential oracle (issue #8): states/s per emulator adapter, agreement after listed divergences ----
 const { oracleBench } = await import('./oracle.ts');
-const oracleRows = await oracleBench(['qemu-svm'], quick ? 10_000 : 40_000, cores);
+const oracleRows = await oracleBench(quick ? { 'qemu-svm': 10_000, 'bochs-svm': 5_000, 'bochs-vmx': 500 } : { 'qemu-svm': 40_000, 'bochs-svm': 20_000, 'bochs-vmx': 2_000 }, cores);
 
 const report = {
   oracle: oracleRows,

@@ -48,8 +48,10 @@ interface Boot {
   stderr: string;
 }
 
-/** No new record for this long means the emulator hung on the current state. */
-const STALL_MS = 1500;
+/** No new record for this long means the emulator hung on the current state (a state takes well under 1 ms). */
+const STALL_MS = 400;
+/** Before the first record: QEMU starts, qboot loads the harness, the harness sets up. */
+const BOOT_STALL_MS = 3000;
 const POLL_MS = 50;
 
 /**
@@ -75,7 +77,7 @@ function boot(ramPath: string, harness: string, fd: number, start: number, n: nu
         next++;
         lastProgress = performance.now();
       }
-      if (performance.now() - lastProgress > STALL_MS) {
+      if (performance.now() - lastProgress > (next === start ? BOOT_STALL_MS : STALL_MS)) {
         timedOut = true;
         p.kill('SIGKILL');
       }

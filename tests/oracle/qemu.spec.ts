@@ -81,6 +81,20 @@ describe('qemu-svm oracle', () => {
     expect(r.boots).toBe(3);
   }, 60_000);
 
+  it('holds back states predicted to abort QEMU: one confirms the prediction, the rest are not run', async () => {
+    const cpu = await probeCpu(QEMU_SVM);
+    const valid = buildOracleSvmCase(cpu, { mode: 'long64', np: true, snippet: 'vmmcall' }, []);
+    const abort = (k: number) => buildOracleSvmCase(cpu, { mode: 'unpaged32', np: true, snippet: 'vmmcall' }, [['segment-attr', 1], ['event-inj-soft-or-nmi', k]]);
+    const r = await runSvmOracleBatch([abort(0), valid, abort(1), valid, abort(2)], QEMU_SVM, kvmNext, 1);
+    const details = r.results.map((x) => (x.cmp.emu.kind === 'crash' ? x.cmp.emu.detail : x.cmp.emu.kind));
+    expect(details[1]).toBe('exit');
+    expect(details[3]).toBe('exit');
+    expect(details[0]).toMatch(/invalid tss type/);
+    for (const i of [2, 4]) expect(details[i]).toMatch(/^not run, predicted \(.*confirmed on state 0 .*invalid tss type/);
+    // Each is still judged: the listed divergence explains the crash.
+    for (const i of [0, 2, 4]) expect(r.results[i].cmp.explainedBy).toBe('qemu-abort-invalid-tss');
+  }, 60_000);
+
   it('catches linux-6.1\'s check differences, shrinks each to one mutation and replays the file', () => {
     const t = tempDir('oracle');
     try {

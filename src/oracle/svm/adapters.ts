@@ -17,6 +17,11 @@ export interface SvmAdapter {
    * them at the end of a batch, and re-runs any unexplained disagreement alone.
    */
   poisons(c: OracleSvmCase): boolean;
+  /**
+   * Why a state that enters L2 is known to kill or hang the emulator, or null: the driver runs one
+   * such state per reason to confirm it and reports the rest as that crash without running them.
+   */
+  predictCrash?(c: OracleSvmCase): string | null;
 }
 
 export const QEMU_SVM: SvmAdapter = {
@@ -31,6 +36,18 @@ export const QEMU_SVM: SvmAdapter = {
     // intercept) leaves later states' event delivery failing with #GP(IDT vector).
     const int3 = c.choice.snippet === 'int3';
     return lmeNoPaging || int3;
+  },
+  predictCrash: (c) => {
+    const s = c.scenario.vmcb12.save;
+    const ev = c.scenario.vmcb12.control.event_inj;
+    // QEMU runs L2 at SS.DPL (qemu-cpl-from-ss-dpl): delivering an event then changes privilege and
+    // reads the inner stack from TR's TSS, and QEMU aborts on TR's busy-TSS type ("invalid tss type").
+    const trType = s.tr.attrib & 0xf;
+    if ((ev & EVTINJ.VALID) !== 0 && ((s.ss.attrib >> 5) & 3) !== 0 && (trType === 0x3 || trType === 0xb)) return 'QEMU aborts delivering an event at SS.DPL 3 with a busy TSS in TR';
+    // INT3 skips the #BP intercept on QEMU (qemu-int3-skips-bp-intercept) and is delivered through
+    // gates that run the INT3 again; with EFER.LMA set and paging off that loop never faults.
+    if (c.choice.snippet === 'int3' && (s.efer & EFER.LMA) !== 0n && (s.cr0 & CR0.PG) === 0n) return 'QEMU loops delivering INT3 with EFER.LMA set and paging off';
+    return null;
   },
 };
 
