@@ -55,21 +55,27 @@ const TARGET_GFN: Record<PfTarget, bigint> = {
   ram: 0x10n, gmem: 0x1010n, readonly: 0x2010n, noslot: 0x80000n, 'apic-access': 0xfee00n, tss: 0xfffbdn, 'identity-map': 0xfffbcn, 'invalid-slot': 0x3010n,
 };
 
-function memslots(c: PageFaultChoice): Memslot[] {
-  const slot = (id: number, base: bigint, npages: bigint, over: Partial<Memslot> = {}): Memslot => ({
-    id, base_gfn: base, npages, guest_memfd: false, readonly: false, internal: null, invalid: false, backing: 'ok', swapped_out: false, ...over,
-  });
-  const hit = (t: PfTarget): Partial<Memslot> => (c.target === t ? { backing: c.backing, swapped_out: c.swapped_out } : {});
+/** The choice when the fault targets `t` (its slot takes the choice's backing), else null. */
+function hit(c: PageFaultChoice, t: PfTarget): PageFaultChoice | null {
+  return c.target === t ? c : null;
+}
+
+function slot(id: number, base_gfn: bigint, npages: bigint, guest_memfd: boolean, readonly: boolean, internal: Memslot['internal'], invalid: boolean, target: PageFaultChoice | null): Memslot {
+  return { id, base_gfn, npages, guest_memfd, readonly, internal, invalid, backing: target ? target.backing : 'ok', swapped_out: target ? target.swapped_out : false };
+}
+
+// Built for every generated case, so slot by slot without closures or spreads.
+function memslots(c: PageFaultChoice, vm_type: PageFaultScenario['vm_type']): Memslot[] {
   return [
-    slot(0, 0x0n, 0x1000n, hit('ram')),
+    slot(0, 0x0n, 0x1000n, false, false, null, false, hit(c, 'ram')),
     // guest_memfd slots exist only in VMs with private memory.
-    slot(1, 0x1000n, 0x1000n, { guest_memfd: c.vm_type !== 'default', ...hit('gmem') }),
-    slot(2, 0x2000n, 0x1000n, { readonly: true, ...hit('readonly') }),
-    slot(3, 0x3000n, 0x1000n, { invalid: true, ...hit('invalid-slot') }),
+    slot(1, 0x1000n, 0x1000n, vm_type !== 'default', false, null, false, hit(c, 'gmem')),
+    slot(2, 0x2000n, 0x1000n, false, true, null, false, hit(c, 'readonly')),
+    slot(3, 0x3000n, 0x1000n, false, false, null, true, hit(c, 'invalid-slot')),
     // KVM's internal slots (ids past the user slots): APIC-access page, TSS, identity-map page table.
-    slot(509, 0xfee00n, 1n, { internal: 'apic-access', ...hit('apic-access') }),
-    slot(510, 0xfffbdn, 3n, { internal: 'tss', ...hit('tss') }),
-    slot(511, 0xfffbcn, 1n, { internal: 'identity-map', ...hit('identity-map') }),
+    slot(509, 0xfee00n, 1n, false, false, 'apic-access', false, hit(c, 'apic-access')),
+    slot(510, 0xfffbdn, 3n, false, false, 'tss', false, hit(c, 'tss')),
+    slot(511, 0xfffbcn, 1n, false, false, 'identity-map', false, hit(c, 'identity-map')),
   ];
 }
 
@@ -98,7 +104,7 @@ export function buildPageFaultScenario(c: PageFaultChoice): PageFaultScenario {
     hw_error_code: c.entry === 'ept-violation' ? 0n : hw,
     ept_qual: c.entry === 'ept-violation' ? qual : 0n,
     address: (gfn << 12n) | BigInt(c.offset & 0xfff),
-    memslots: memslots({ ...c, vm_type }),
+    memslots: memslots(c, vm_type),
     private_gfns: c.gfnPrivate && vm_type !== 'default' ? [gfn] : [],
     mmio_caching: c.mmio_caching,
     // Only a gfn without a memslot can have an MMIO SPTE (creating a slot bumps the MMIO generation).
@@ -112,9 +118,20 @@ export function buildPageFaultScenario(c: PageFaultChoice): PageFaultScenario {
   };
 }
 
+function deepFreeze<T>(x: T): T {
+  if (x && typeof x === 'object') for (const v of Object.values(Object.freeze(x))) deepFreeze(v);
+  return x;
+}
+
+/**
+ * The valid base, built once and shared by every case (frozen: nothing may write to it; shrinking
+ * and the corpus copy cases with structuredClone).
+ */
+const PAGE_FAULT_BASE: PageFaultScenario = deepFreeze(buildPageFaultScenario(DEFAULT_PAGE_FAULT_CHOICE));
+
 /** The case; `mutations` stays empty: the field diff against `base` says what differs, also after shrinking. */
 export function buildPageFaultCase(c: PageFaultChoice): PageFaultCase & { choice: PageFaultChoice } {
-  return { scenario: buildPageFaultScenario(c), base: buildPageFaultScenario(DEFAULT_PAGE_FAULT_CHOICE), mutations: [], choice: c };
+  return { scenario: buildPageFaultScenario(c), base: PAGE_FAULT_BASE, mutations: [], choice: c };
 }
 
 /** Each field keeps its default most of the time, so a case sits a few choices from the base. */

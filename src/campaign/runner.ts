@@ -10,31 +10,31 @@
 //      shrink-logs/<property>/<hash>.log at once, so an interrupted campaign keeps every
 //      counterexample it had found.
 //
-// The budget: `timeMs` is shared by the remaining pairs (each pair gets remaining/pairsLeft, so a
-// pair that ends early donates its time); `runs` caps each pair. Shrinking a failure has its own
-// budget (`shrinkTimeMs`), so a failure found late is still shrunk. An AbortSignal (SIGINT in the
-// CLI) interrupts the pair in progress, which still saves what it found, and skips the rest.
+// The budget: `timeMs` is shared by the remaining pairs (pairQueue.ts: each pair gets
+// remaining/pairsLeft, so a pair that ends early donates its time); `runs` caps each pair.
+// Shrinking a failure has its own budget (`shrinkTimeMs`), so a failure found late is still shrunk.
+// An AbortSignal (SIGINT in the CLI) interrupts the pair in progress, which still saves what it
+// found, and skips the rest.
 
 import { join } from 'node:path';
 import fc from 'fast-check';
 import seedrandom from 'seedrandom';
-import { PROPERTY_LIST } from '../../properties/index.ts';
 import type { AnyCase, NestfuzzProperty, PropertyContext, Verdict } from '../../properties/types.ts';
-import { nonBugProfiles } from '../engine/profile_list.ts';
 import type { Profile } from '../engine/profiles.ts';
 import { runAny } from '../engine/run_any.ts';
 import { BudgetedProperty } from './budgetedProperty.ts';
 import { corpusHash, saveCounterexample, saveShrinkLog, toolVersion, type CorpusEntry } from './corpus.ts';
 import { COVERAGE_SAMPLE_EVERY, Coverage, allMmuCheckIds, allMutationKinds, allSvmCheckIds, allVmxCheckIds, type CheckCount } from './coverage.ts';
-import { NestfuzzError, oneLine } from './errors.ts';
+import { oneLine } from './errors.ts';
 import { SILENT_LOGGER, type Logger } from './log.ts';
-import { selectProperties } from './select.ts';
+import { PairQueue, sharedClock, type PairGrant } from './pairQueue.ts';
+import { planCampaign, profileKey, type Pair } from './plan.ts';
 import { revertToBase, round, verifyOneMinimal, type StillFails } from './shrink.ts';
 import { renderShrinkLog, shrinkCount, type FastCheckStep, type ShrinkTranscript } from './shrinkLog.ts';
 import { bucketSignature, corpusBuckets, liveRepresentative, recordFailure, writeIndex, type BucketIndex } from './buckets.ts';
 
 export const DEFAULT_SEED = 'nestfuzz';
-export const DEFAULT_TIME_MS = 20_000;
+export { DEFAULT_TIME_MS } from './plan.ts';
 export const DEFAULT_SHRINK_TIME_MS = 30_000;
 
 export interface CampaignProgress {
@@ -83,8 +83,11 @@ export interface CampaignOptions {
   now?: () => Date;
   /** Run only shard `index` (1-based) of `count`: pair k of the plan goes to shard (k mod count) + 1. */
   shard?: { index: number; count: number };
-  /** Inside a worker thread (workers.ts): run every count-th pair of this shard, starting at index - 1. */
-  workerSplit?: { index: number; count: number };
+  /**
+   * Inside a worker thread (workers.ts): the campaign's shared queue hands out the pairs (index in
+   * the shard's plan, and time budget); null = no pair left. Without it the pairs run in plan order.
+   */
+  nextPair?: () => Promise<PairGrant | null>;
   /** Keep corpus/index.json up to date (default true); workers leave it to the main thread. */
   writeIndex?: boolean;
 }
@@ -192,54 +195,6 @@ export function safeVerdict(prop: NestfuzzProperty, c: AnyCase, ctx: PropertyCon
   } catch (e) {
     return { ok: false, code: 'predicate-threw', message: oneLine(e), details: { stack: e instanceof Error ? e.stack : undefined } };
   }
-}
-
-interface Pair {
-  prop: NestfuzzProperty;
-  profile: Profile;
-  other: Profile | null;
-}
-
-function profileKey(p: Pair): string {
-  return p.other ? `${p.profile.name},${p.other.name}` : p.profile.name;
-}
-
-function usage(message: string, fix: string): NestfuzzError {
-  return new NestfuzzError('NESTFUZZ_USAGE', message, fix);
-}
-
-function planPairs(props: NestfuzzProperty[], opts: CampaignOptions): { pairs: Pair[]; skipped: SkippedProperty[]; profiles: Profile[] } {
-  const pairs: Pair[] = [];
-  const skipped: SkippedProperty[] = [];
-  if (opts.compare) {
-    const [a, b] = opts.compare;
-    for (const prop of props) {
-      if (prop.compares) pairs.push({ prop, profile: a, other: b });
-      else skipped.push({ property: prop.id, reason: 'runs on one profile; --compare runs only comparing properties' });
-    }
-    return { pairs, skipped, profiles: [a, b] };
-  }
-  const profiles = [...(opts.profiles ?? nonBugProfiles())];
-  if (profiles.length === 0) throw usage('no profiles to run on', 'pass --profile NAME, or leave it out to use every non-bug profile');
-  for (const prop of props) {
-    if (prop.compares) {
-      skipped.push({ property: prop.id, reason: 'compares two profiles; run it with --compare A,B' });
-      continue;
-    }
-    // A bug profile models a bug of one flavour: pairing it with the other flavour's property
-    // could only ever pass, so that pair is not run (kernel profiles cover both flavours).
-    const fit = profiles.filter((profile) => profile.arch === undefined || profile.arch === prop.area);
-    if (fit.length === 0) {
-      skipped.push({ property: prop.id, reason: `a ${prop.area} property; the selected profiles model ${[...new Set(profiles.map((x) => x.arch))].join('/')} bugs only` });
-      continue;
-    }
-    for (const profile of fit) pairs.push({ prop, profile, other: null });
-  }
-  return { pairs, skipped, profiles };
-}
-
-function checkNumber(name: string, v: number | undefined): void {
-  if (v !== undefined && (!Number.isFinite(v) || v <= 0)) throw usage(`${name} must be a positive number, got ${v}`, `pass a positive ${name}`);
 }
 
 interface PairOutcome {
@@ -429,52 +384,27 @@ function finishFailure(
 }
 
 export async function runCampaign(opts: CampaignOptions = {}): Promise<CampaignResult> {
-  checkNumber('timeMs', opts.timeMs);
-  checkNumber('runs', opts.runs);
-  checkNumber('shrinkTimeMs', opts.shrinkTimeMs);
-  if (opts.runs !== undefined && !Number.isInteger(opts.runs)) throw usage(`runs must be an integer, got ${opts.runs}`, 'pass a whole number of runs');
-  const registry = opts.registry ?? PROPERTY_LIST;
-  const props = selectProperties(opts.properties ?? ['*'], registry);
-  const { pairs: planned, skipped, profiles } = planPairs(props, opts);
-  if (planned.length === 0) {
-    const archOnly = !opts.compare && skipped.length > 0 && skipped.every((x) => x.reason.includes('profiles model'));
-    throw usage(
-      archOnly ? `none of the selected properties fits the selected profiles (${skipped[0].reason})` : 'none of the selected properties can run in this mode',
-      opts.compare ? 'select a property with `compares: true` (see `nestfuzz list`)'
-        : archOnly ? 'pick a profile of the same flavour as the property (`nestfuzz list` shows each profile\'s arch and each property\'s area)'
-          : 'run comparing properties with --compare A,B',
-    );
-  }
-  const shard = opts.shard;
-  if (shard && (!Number.isInteger(shard.index) || !Number.isInteger(shard.count) || shard.count < 1 || shard.index < 1 || shard.index > shard.count)) {
-    throw usage(`shard ${shard.index}/${shard.count} does not exist`, 'write it like --shard 1/4 (1 ≤ i ≤ n)');
-  }
-  const sharded = shard ? planned.filter((_, k) => k % shard.count === shard.index - 1) : planned;
-  const split = opts.workerSplit;
-  const pairs = split ? sharded.filter((_, k) => k % split.count === split.index - 1) : sharded;
-  if (opts.replay && pairs.length !== 1) throw usage(`replaying { seed, path } needs exactly one property×profile pair, got ${pairs.length}`, 'narrow it with --property and --profile');
-  checkNumber('timePerPropertyMs', opts.timePerPropertyMs);
-  const timeMs = opts.timeMs ?? (opts.runs === undefined && opts.timePerPropertyMs === undefined ? DEFAULT_TIME_MS : undefined);
+  const { props, planned, pairs, skipped, profiles, timeMs } = planCampaign(opts);
   const outDir = opts.outDir ?? '.';
   const st: CampaignState = {
     opts, log: opts.logger ?? SILENT_LOGGER, coverage: new Coverage(), t0: performance.now(), totalRuns: 0, failures: 0,
     corpusDir: join(outDir, 'corpus'), shrinkLogDir: join(outDir, 'shrink-logs'), index: corpusBuckets(join(outDir, 'corpus')),
   };
-  const deadline = timeMs === undefined ? Infinity : st.t0 + timeMs;
   st.log.info({ seed: opts.seed ?? DEFAULT_SEED, pairs: pairs.length, timeMs, runs: opts.runs }, 'campaign start');
 
   const summaries: PairSummary[] = [];
   const failures: CampaignFailure[] = [];
   let interrupted = false;
-  for (let i = 0; i < pairs.length; i++) {
+  const queue = PairQueue.create(pairs.length, 1, { timeMs, timePerPropertyMs: opts.timePerPropertyMs });
+  const nextPair = opts.nextPair ?? (async () => queue.next(0, sharedClock()));
+  for (;;) {
     if (opts.signal?.aborted) {
       interrupted = true;
       break;
     }
-    const share = timeMs === undefined ? Infinity : Math.max(0, (deadline - performance.now()) / (pairs.length - i));
-    const capped = Math.min(share, opts.timePerPropertyMs ?? Infinity);
-    const pairTime = Number.isFinite(capped) ? capped : null;
-    const { summary, failure } = await runPair(st, pairs[i], i, pairs.length, pairTime);
+    const grant = await nextPair();
+    if (!grant) break;
+    const { summary, failure } = await runPair(st, pairs[grant.index], grant.index, pairs.length, grant.timeMs);
     summaries.push(summary);
     if (failure) failures.push(failure);
     if (summary.stoppedBy === 'signal') {
@@ -507,7 +437,7 @@ export async function runCampaign(opts: CampaignOptions = {}): Promise<CampaignR
     elapsedMs: round(performance.now() - st.t0),
     corpusDir: st.corpusDir,
     shrinkLogDir: st.shrinkLogDir,
-    shard: shard ? `${shard.index}/${shard.count}` : null,
+    shard: opts.shard ? `${opts.shard.index}/${opts.shard.count}` : null,
     plannedPairs: planned.length,
   };
   st.log.info({ runs: common.runs, failures: failures.length, interrupted, ms: common.elapsedMs }, 'campaign done');

@@ -1,11 +1,12 @@
-// A campaign worker thread (workers.ts starts it): runs its share of the plan's pairs with the
-// campaign's options and posts the result back. Profiles travel by name, so only registered
-// profiles and the default property registry can run in workers.
+// A campaign worker thread (workers.ts starts it): runs the pairs the campaign's shared queue
+// hands it, one at a time, with the campaign's options, and posts the result back. Profiles
+// travel by name, so only registered profiles and the default property registry can run in workers.
 
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { getProfile } from '../engine/profile_list.ts';
 import type { Profile } from '../engine/profiles.ts';
+import { PairQueue, sharedClock, type PairGrant } from './pairQueue.ts';
 import { runCampaign, type CampaignOptions } from './runner.ts';
 import type { WorkerJob } from './workers.ts';
 
@@ -14,6 +15,18 @@ const ac = new AbortController();
 parentPort?.on('message', (m: unknown) => {
   if (m === 'abort') ac.abort();
 });
+
+const queue = new PairQueue(job.queue.buffer, job.queue.budget);
+let started = false;
+const nextPair = async (): Promise<PairGrant | null> => {
+  // Loaded: wait at the start line for the other workers, then take pairs.
+  if (!started) {
+    started = true;
+    queue.arrive(job.index - 1);
+    queue.waitForAll();
+  }
+  return queue.next(job.index - 1, sharedClock());
+};
 
 const profile = (name: string): Profile => {
   const p = getProfile(name);
@@ -25,7 +38,7 @@ const opts: CampaignOptions = {
   ...job.options,
   ...(job.profiles ? { profiles: job.profiles.map(profile) } : {}),
   ...(job.compare ? { compare: [profile(job.compare[0]), profile(job.compare[1])] as const } : {}),
-  workerSplit: { index: job.index, count: job.count },
+  nextPair,
   writeIndex: false,
   signal: ac.signal,
 };

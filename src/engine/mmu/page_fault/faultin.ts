@@ -110,19 +110,24 @@ function asyncPf(ctx: PfCtx, f: KvmPageFault): FaultRet {
   return 'RET_PF_RETRY';
 }
 
+/**
+ * The private vs. shared check: EFAULT with a memory-fault exit when the fault and the gfn's
+ * attribute differ. (A function, not a closure in kvm_faultin_pfn: that runs on every case.)
+ */
+function private_mismatch(ctx: PfCtx, f: KvmPageFault): FaultRet | null {
+  if (f.is_private === kvm_mem_is_private(ctx.s, f.gfn)) return null;
+  step(ctx, `${f.is_private ? 'private' : 'shared'} fault, but the gfn is ${f.is_private ? 'shared' : 'private'}`);
+  kvm_mmu_prepare_memory_fault_exit(ctx, f);
+  return EFAULT;
+}
+
 /** kvm_faultin_pfn: the checks in the series' order (spec §5.5). */
 export function kvm_faultin_pfn(ctx: PfCtx, f: KvmPageFault): FaultRet {
   const { s, p, t } = ctx;
-  const mismatch = (): FaultRet | null => {
-    if (f.is_private === kvm_mem_is_private(s, f.gfn)) return null;
-    step(ctx, `${f.is_private ? 'private' : 'shared'} fault, but the gfn is ${f.is_private ? 'shared' : 'private'}`);
-    kvm_mmu_prepare_memory_fault_exit(ctx, f);
-    return EFAULT;
-  };
   // "Move private vs. shared check above slot validity checks".
   const early = has(p, 'mmu-private-check-before-slot');
   if (early) {
-    const r = mismatch();
+    const r = private_mismatch(ctx, f);
     if (r !== null) return r;
   }
   const slot = gfn_to_memslot(s, f.gfn);
@@ -131,7 +136,7 @@ export function kvm_faultin_pfn(ctx: PfCtx, f: KvmPageFault): FaultRet {
   // comes out as a noslot pfn with CONTINUE, and nothing later notices.
   const slotChecksHere = has(p, 'mmu-faultin-no-noslot-pfn');
   if (!slot) {
-    const r = early ? null : mismatch();
+    const r = early ? null : private_mismatch(ctx, f);
     if (r !== null) return r;
     return kvm_handle_noslot_fault(ctx, f);
   }
@@ -149,7 +154,7 @@ export function kvm_faultin_pfn(ctx: PfCtx, f: KvmPageFault): FaultRet {
         return 'RET_PF_CONTINUE';
       }
       step(ctx, `internal ${slot.internal} slot in guest mode: handled as no slot`);
-      const r = early ? null : mismatch();
+      const r = early ? null : private_mismatch(ctx, f);
       if (r !== null) return r;
       f.slot = null;
       return kvm_handle_noslot_fault(ctx, f);
@@ -160,7 +165,7 @@ export function kvm_faultin_pfn(ctx: PfCtx, f: KvmPageFault): FaultRet {
     }
   }
   if (!early) {
-    const r = mismatch();
+    const r = private_mismatch(ctx, f);
     if (r !== null) return r;
   }
   if (s.invalidation_race) {
