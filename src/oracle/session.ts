@@ -49,14 +49,15 @@ export interface OracleUnexplained {
   file?: string;
 }
 
-export interface OracleSessionReport {
+/** What every oracle session reports, whatever the architecture (U: its unexplained-divergence record). */
+export interface OracleReportBase<U> {
   adapter: string;
   model: string;
   profile: string;
   states: number;
   agree: number;
   explained: { id: string; departs: string; count: number; reason: string; source: string }[];
-  unexplained: OracleUnexplained[];
+  unexplained: U[];
   /** States the emulator crashed or hung on (each also compared: a crash is a verdict). */
   crashes: number;
   /** States whose batch verdict changed when re-run alone (state leaked between VMRUNs). */
@@ -69,6 +70,8 @@ export interface OracleSessionReport {
   /** (agree + explained) / states. */
   agreement: number;
 }
+
+export type OracleSessionReport = OracleReportBase<OracleUnexplained>;
 
 export function requireAdapter(name: string): SvmAdapter {
   const a = getSvmAdapter(name);

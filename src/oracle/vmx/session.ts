@@ -14,6 +14,7 @@ import { describeVmxCaps, vmxCpuFromDump, type OracleVmxCpu } from './cpu.ts';
 import { VMX_DIVERGENCES } from './divergences.ts';
 import { runVmxOracleBatch } from './driver.ts';
 import type { VmxVerdict } from './verdict.ts';
+import type { OracleReportBase } from '../session.ts';
 
 export interface VmxOracleUnexplained {
   index: number;
@@ -30,24 +31,10 @@ export interface VmxOracleUnexplained {
   file?: string;
 }
 
-export interface VmxOracleSessionReport {
+export interface VmxOracleSessionReport extends OracleReportBase<VmxOracleUnexplained> {
   arch: 'vmx';
-  adapter: string;
-  model: string;
-  profile: string;
   /** The capability MSRs the harness read (index → value). */
   vmx_caps: Record<string, string>;
-  states: number;
-  agree: number;
-  explained: { id: string; departs: string; count: number; reason: string; source: string }[];
-  unexplained: VmxOracleUnexplained[];
-  crashes: number;
-  leaks: number;
-  skipped: { file: string; why: string }[];
-  boots: number;
-  emulator_ms: number;
-  total_ms: number;
-  agreement: number;
 }
 
 /** The CPU model as the harness reports it (one empty boot). */
