@@ -12,6 +12,7 @@ import { getProfile } from '../../src/engine/profile_list.ts';
 import { fromJson } from '../../src/campaign/serialize.ts';
 import { QEMU_SVM } from '../../src/oracle/svm/adapters.ts';
 import { SVM_DIVERGENCES } from '../../src/oracle/svm/divergences.ts';
+import { VMX_DIVERGENCES } from '../../src/oracle/vmx/divergences.ts';
 import { runSvmOracleBatch } from '../../src/oracle/svm/driver.ts';
 import { probeCpu, runOracleSession } from '../../src/oracle/session.ts';
 import { cli, expectOneLineError, tempDir } from '../campaign/helpers.ts';
@@ -53,13 +54,15 @@ describe('qemu-svm oracle', () => {
     });
   }, 60_000);
 
-  it('lists every divergence with who departs, a reason and a source', () => {
-    for (const d of SVM_DIVERGENCES) {
+  it('lists every SVM and VMX divergence with who departs, a reason and a source', () => {
+    // The VMX table (bochs-vmx) follows the same rules: every entry names an SDM section or KVM function.
+    for (const d of [...SVM_DIVERGENCES, ...VMX_DIVERGENCES]) {
       expect(d.reason.length).toBeGreaterThan(40);
       expect(d.source).toMatch(/APM|SDM|KVM|oracle\.md|svm\.md/);
       expect(['emulator', 'kvm', 'engine-scope']).toContain(d.departs);
     }
     expect(new Set(SVM_DIVERGENCES.map((d) => d.id)).size).toBe(SVM_DIVERGENCES.length);
+    expect(new Set(VMX_DIVERGENCES.map((d) => d.id)).size).toBe(VMX_DIVERGENCES.length);
   });
 
   it('records an emulator abort and a hang as crashes of those states and resumes with the next', async () => {

@@ -8,6 +8,7 @@
 ; optramimage put it. It never returns to the BIOS.
 
 %include "layout.inc"
+%include "flat.inc"
 
 ROM_BASE   equ 0xD0000
 ROM_BLOCKS equ 4                     ; 2 KiB
@@ -36,12 +37,7 @@ entry:
 
 bits 32
 pm32:
-    mov ax, 0x10
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov fs, ax
-    mov gs, ax
+    LOAD_FLAT_DATA
     mov esp, STACK_TOP
     mov eax, HARNESS_BASE
     jmp eax

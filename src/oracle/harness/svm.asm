@@ -12,6 +12,7 @@
 ; with the next state.
 
 %include "layout.inc"
+%include "flat.inc"
 
 bits 32
 org HARNESS_BASE
@@ -56,12 +57,7 @@ start32:
 
 bits 64
 long64:
-    mov ax, 0x10
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov fs, ax
-    mov gs, ax
+    LOAD_FLAT_DATA
     mov rsp, STACK_TOP
 
     call host_idt_install

@@ -17,6 +17,7 @@
 ; the loop keeps everything it needs in memory.
 
 %include "layout.inc"
+%include "flat.inc"
 
 %ifndef BOCHS
 %error "vmx.asm runs on Bochs only (assemble with -DBOCHS)"
@@ -60,12 +61,7 @@ start32:
 
 bits 64
 long64:
-    mov ax, 0x10
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov fs, ax
-    mov gs, ax
+    LOAD_FLAT_DATA
     mov rsp, STACK_TOP
     mov ax, HOST_TR_SEL
     ltr ax
