@@ -30,6 +30,7 @@ import { runPageFault } from '../src/engine/mmu/page_fault/run.ts';
 import { PFERR } from '../src/engine/mmu/types.ts';
 import { walk_addr_generic } from '../src/engine/mmu/walker.ts';
 import { Trace } from '../src/engine/trace.ts';
+import { COVERAGE_SAMPLE_EVERY } from '../src/campaign/coverage.ts';
 import { DEFAULT_BASE } from '../src/arbitraries/_internals/builders/baseScenario.ts';
 import { DEFAULT_VMX_BASE } from '../src/arbitraries/_internals/builders/baseVmxScenario.ts';
 import { VMCS12_FIELDS } from '../src/arch/vmx/fields.ts';
@@ -440,6 +441,33 @@ const cores = availableParallelism();
 const oneWorker = await campaignRuns(1, workerSeconds);
 const nWorkers = await campaignRuns(cores, workerSeconds);
 
+// ---- coverage overhead (issue #7: at most 10%): the default campaign's pairs with a fixed run
+// count each, in this thread, with coverage collected as campaigns do and with none; alternated,
+// medians of three. ----
+async function coverageOverhead(runsPerPair: number): Promise<{ on_ms: number; off_ms: number; overhead_pct: number }> {
+  const { runCampaign } = await import('../src/campaign/runner.ts');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const outDir = mkdtempSync(join(tmpdir(), 'nestfuzz-bench-coverage-'));
+  const time = async (coverageSampleEvery: number | undefined): Promise<number> => {
+    const t0 = performance.now();
+    await runCampaign({ runs: runsPerPair, seed: 'bench-coverage', coverageSampleEvery, outDir, writeIndex: false });
+    return performance.now() - t0;
+  };
+  await time(0); // warm-up: the JIT compiles the engine once for both
+  const on: number[] = [];
+  const off: number[] = [];
+  for (let k = 0; k < 3; k++) {
+    on.push(await time(undefined));
+    off.push(await time(0));
+  }
+  rmSync(outDir, { recursive: true, force: true });
+  const onMs = median(on);
+  const offMs = median(off);
+  return { on_ms: Math.round(onMs), off_ms: Math.round(offMs), overhead_pct: +((100 * (onMs - offMs)) / offMs).toFixed(1) };
+}
+const coverageCost = await coverageOverhead(quick ? 500 : 2000);
+
 // ---- merge of 10k corpus entries (two campaign directories of 5k each) ----
 async function mergeMs(entries: number): Promise<number> {
   const { mkdtempSync, mkdirSync, writeFileSync, rmSync } = await import('node:fs');
@@ -466,12 +494,13 @@ const merge10kMs = await mergeMs(10_000);
 
 // ---- differential oracle (issue #8): states/s per emulator adapter, agreement after listed divergences ----
 const { oracleBench } = await import('./oracle.ts');
-const oracleRows = await oracleBench(quick ? { 'qemu-svm': 10_000, 'bochs-svm': 5_000, 'bochs-vmx': 500 } : { 'qemu-svm': 40_000, 'bochs-svm': 20_000, 'bochs-vmx': 2_000 }, cores);
+const oracleRows = await oracleBench(quick ? { 'qemu-svm': 20_000, 'bochs-svm': 10_000, 'bochs-vmx': 500 } : { 'qemu-svm': 50_000, 'bochs-svm': 20_000, 'bochs-vmx': 2_000 }, cores);
 
 const report = {
   oracle: oracleRows,
   workers: { seconds: workerSeconds, cores, one: oneWorker.runs, n: nWorkers.runs, scaling: +(nWorkers.runs / Math.max(1, oneWorker.runs)).toFixed(2), heap_mb_per_worker: nWorkers.heapMb },
   merge_10k_entries_ms: Math.round(merge10kMs),
+  coverage: { sample_every: COVERAGE_SAMPLE_EVERY, ...coverageCost },
   engine: {
     vmrun_per_s_valid: Math.round(engineValid), vmrun_per_s_mix: Math.round(engineMix),
     vmlaunch_per_s_valid: Math.round(vmlaunchValid), vmlaunch_per_s_mix: Math.round(vmlaunchMix),
@@ -490,7 +519,8 @@ if (json) {
   console.log(`engine: ${report.engine.vmlaunch_per_s_valid} VMLAUNCH/s (valid base), ${report.engine.vmlaunch_per_s_mix} VMLAUNCH/s (generated vmxCase mix)`);
   console.log(`workers: ${report.workers.one} runs with 1 worker, ${report.workers.n} with ${report.workers.cores} in ${report.workers.seconds} s each (${report.workers.scaling}×); V8 heap per worker ${report.workers.heap_mb_per_worker.join(', ')} MiB`);
   console.log(`merge: 10k corpus entries in ${report.merge_10k_entries_ms} ms`);
-  for (const o of report.oracle) console.log(`oracle ${o.adapter}: ${o.states} generated states, ${o.states_per_s_1} states/s with 1 instance, ${o.states_per_s_n} with ${o.jobs} (boot included); ${o.compare_states_per_s} states/s compared with the engine; agreement after listed divergences ${(100 * o.agreement_after_listed).toFixed(3)}%; ${o.crashes} emulator crash(es)`);
+  console.log(`coverage: default campaign at a fixed run count, ${report.coverage.on_ms} ms collecting coverage (every ${report.coverage.sample_every}th case) vs ${report.coverage.off_ms} ms without: ${report.coverage.overhead_pct}% overhead`);
+  for (const o of report.oracle) console.log(`oracle ${o.adapter}: ${o.states} generated states, ${o.states_per_s_1} states/s with 1 instance, ${o.states_per_s_n} with ${o.jobs} (boot included); ${o.compare_states_per_s} states/s compared with the engine; agreement after listed divergences ${(100 * o.agreement_after_listed).toFixed(3)}%; ${o.crashes} emulator crash(es), ${o.boots} boots`);
   console.log(`walker: ${report.walker.walks_per_s_4level_over_ept4} walks/s (walk_addr_generic, 4-level L2 walk through a 4-level EPT), ${report.walker.nested_fault_per_s_mix} runNestedFault/s (generated nestedFaultCase mix), ${report.walker.l2_streams_per_s} L2 instruction streams/s, ${report.walker.page_faults_per_s} page faults/s (MMU page-fault path, generated pageFaultCase mix)`);
   console.log(`check reach over ${report.check_reach.cases} generated cases (kvm-next): % of runs evaluating / failing each check`);
   for (const [id, r] of Object.entries(report.check_reach.checks)) console.log(`  ${id.padEnd(38)} ${r.evaluated_pct.toFixed(2).padStart(6)}%  ${r.failed_pct.toFixed(2).padStart(6)}%`);

@@ -22,7 +22,7 @@ import { runCampaignWorkers } from './campaign/workers.ts';
 import { requireProfile } from './campaign/select.ts';
 import { mergeCampaigns, readSummary } from './campaign/merge.ts';
 import { htmlReport } from './campaign/htmlReport.ts';
-import { formatTriage, triage } from './campaign/triage.ts';
+import { formatTriage, replayOracleBuckets, triage } from './campaign/triage.ts';
 import { newProperty } from './campaign/newProperty.ts';
 import { toJson } from './campaign/serialize.ts';
 import { DEFAULT_PROFILE } from './engine/profile_list.ts';
@@ -32,7 +32,7 @@ const USAGE = `usage: nestfuzz <command> [options]
 
   fuzz    [--time 30s|2m|500ms] [--runs N] [--seed S] [--property GLOB]... [--profile NAME]...
           [--time-per-property 5s] [--compare A,B] [--strict-arch] [--shard i/n] [--workers N]
-          [--min-coverage PERCENT] [--oracle qemu-svm] [--out DIR] [--json]
+          [--min-coverage PERCENT] [--oracle qemu-svm|bochs-svm|bochs-vmx] [--out DIR] [--json]
   replay  <corpus-file> [--json]
   merge   <campaign-dir>... --out DIR
   triage  <campaign-dir> [--known CORPUS-DIR] [--json]
@@ -43,6 +43,8 @@ const USAGE = `usage: nestfuzz <command> [options]
   check   --vmcs12 <state.json|dir> [--profile NAME] [--json]
   oracle  --emulator qemu-svm|bochs-svm|bochs-vmx (--generate N [--seed S] | --cases <dir|corpus-file>) [--jobs N]
           [--profile NAME] [--corpus DIR | --no-corpus] [--no-shrink] [--json]
+          (--cases: oracle counterexamples of that emulator, corpus/oracle/<emulator>/; on an SVM
+          emulator also nested-SVM VMRUN counterexamples, projected onto the harness)
   export  <corpus-file> --out DIR
   help
 `;
@@ -153,7 +155,7 @@ async function cmdFuzz(args: string[]): Promise<number> {
     process.stderr.write(`\r\x1b[K[${p.pairIndex + 1}/${p.pairCount}] ${pair}: ${p.pairRuns} runs | ${p.totalRuns} total, ${p.failures} failure(s), ${(p.elapsedMs / 1000).toFixed(1)} s`);
     progressShown = true;
   };
-  // --oracle <adapter>: engine-agrees-with-<adapter> rides along until the campaign ends.
+  // --oracle <adapter> (SVM or VMX): engine-agrees-with-<adapter> rides along until the campaign ends.
   const oracle = values.oracle === undefined ? null : await import('./oracle/ride.ts');
   if (values.oracle !== undefined) (await import('./oracle/session.ts')).requireAdapter(values.oracle);
   const rideStop = new AbortController();
@@ -261,10 +263,15 @@ function cmdNewProperty(args: string[]): number {
   return 0;
 }
 
-function cmdTriage(args: string[]): number {
+async function cmdTriage(args: string[]): Promise<number> {
   const { values, positionals } = parseFlags('triage', args, { known: { type: 'string' }, json: { type: 'boolean' } }, 1);
   if (positionals.length !== 1) throw usageError('`triage` needs one campaign directory', 'run `nestfuzz triage <campaign-dir> [--known corpus]`');
-  const t = triage(positionals[0], values.known ?? 'corpus');
+  let t = triage(positionals[0], values.known ?? 'corpus');
+  // Quiet known oracle buckets replay on their emulator (engine against emulator, the bucket's profile).
+  if (t.unverified.length) {
+    const { oracleFileReproduces } = await import('./oracle/session.ts');
+    t = await replayOracleBuckets(t, (file, b) => oracleFileReproduces(file, requireProfile(b.profile)));
+  }
   out(values.json ? `${toJson(t, 2)}\n` : formatTriage(t));
   return t.fresh.length ? 1 : 0;
 }

@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { NestfuzzError, oneLine } from './errors.ts';
-import { writeFileAtomic } from './corpus.ts';
+import { ORACLE_CORPUS_SUBDIR, writeFileAtomic } from './corpus.ts';
 
 export interface Bucket {
   signature: string;
@@ -88,20 +88,37 @@ export function recordFailure(
   return { bucket, isNew: !old };
 }
 
-/** Buckets of a corpus directory built from its files (for a corpus without index.json, e.g. the committed one). */
+type StoredFailure = { property?: string; profile?: string; other_profile?: string; verdict?: { code?: string }; found_at?: string; strict_arch?: boolean };
+
+function readStoredFailure(file: string): StoredFailure {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as StoredFailure;
+  } catch (err) {
+    throw new NestfuzzError('NESTFUZZ_CORPUS_SCHEMA', `corpus file ${file}: not valid JSON (${oneLine(err)})`, 'fix or delete the file');
+  }
+}
+
+const jsonFiles = (dir: string): string[] => readdirSync(dir).filter((x) => x.endsWith('.json')).sort().map((f) => join(dir, f));
+
+/**
+ * Buckets of a corpus directory built from its files (for a corpus without index.json, e.g. the
+ * committed one): <property>/*.json, and the oracle's counterexamples under
+ * oracle/<adapter>/*.json, which name their bucket (property engine-agrees-with-<adapter>, a
+ * verdict code from the failure signature) in the file. An oracle file without one predates
+ * oracle buckets and was never a campaign failure: it is not indexed.
+ */
 export function bucketsFromFiles(corpusDir: string): BucketIndex {
   const idx: BucketIndex = { schema: 1, buckets: {} };
   if (!existsSync(corpusDir)) return idx;
   for (const dir of readdirSync(corpusDir, { withFileTypes: true })) {
     if (!dir.isDirectory()) continue;
-    for (const f of readdirSync(join(corpusDir, dir.name)).filter((x) => x.endsWith('.json')).sort()) {
-      const file = join(corpusDir, dir.name, f);
-      let e: { property?: string; profile?: string; other_profile?: string; verdict?: { code?: string }; found_at?: string; strict_arch?: boolean };
-      try {
-        e = JSON.parse(readFileSync(file, 'utf8'));
-      } catch (err) {
-        throw new NestfuzzError('NESTFUZZ_CORPUS_SCHEMA', `corpus file ${file}: not valid JSON (${oneLine(err)})`, 'fix or delete the file');
-      }
+    const oracle = dir.name === ORACLE_CORPUS_SUBDIR;
+    const files = oracle
+      ? readdirSync(join(corpusDir, dir.name), { withFileTypes: true }).filter((d) => d.isDirectory()).sort((a, b) => a.name.localeCompare(b.name)).flatMap((d) => jsonFiles(join(corpusDir, dir.name, d.name)))
+      : jsonFiles(join(corpusDir, dir.name));
+    for (const file of files) {
+      const e = readStoredFailure(file);
+      if (oracle && e.verdict === undefined) continue;
       if (typeof e.property !== 'string' || typeof e.profile !== 'string' || typeof e.verdict?.code !== 'string') {
         throw new NestfuzzError('NESTFUZZ_CORPUS_SCHEMA', `corpus file ${file}: property, profile or verdict.code missing`, 'fix or delete the file');
       }

@@ -201,8 +201,8 @@ function mmuScenarioProblem(s: Json, at: string): string | null {
     ?? streamProblem(s, at);
 }
 
-/** What is wrong with a scenario, or null (shape only: the engine judges the values). */
-function scenarioProblem(s: unknown, at: string): string | null {
+/** What is wrong with a scenario, or null (shape only: the engine judges the values). Also read for oracle corpus files (src/oracle/oracleCorpus.ts). */
+export function scenarioProblem(s: unknown, at: string): string | null {
   if (!isObject(s)) return `${at} is not an object`;
   if (s.arch === 'vmx') return vmxScenarioProblem(s, at);
   if (s.arch === 'mmu') return mmuScenarioProblem(s, at);

@@ -74,6 +74,17 @@ function mergeIndex(into: BucketIndex, from: BucketIndex, corpusDir: string): vo
   }
 }
 
+/**
+ * A counterexample's path below its campaign's corpus directory, whatever directory the campaign
+ * ran in: what follows the last "corpus" component (<property>/<hash>.json, or
+ * oracle/<adapter>/<hash>.json for an oracle ride's).
+ */
+function inCorpus(file: string): string[] {
+  const parts = file.split(/[\\/]/);
+  const k = parts.lastIndexOf('corpus');
+  return k >= 0 ? parts.slice(k + 1) : [basename(dirname(file)), basename(file)];
+}
+
 export interface MergeResult {
   out: string;
   inputs: string[];
@@ -115,8 +126,8 @@ export function mergeCampaigns(inputs: readonly string[], out: string): MergeRes
       properties: uniq(summaries.flatMap((s) => s.properties)),
       profiles: uniq(summaries.flatMap((s) => s.profiles)),
       pairs: summaries.flatMap((s) => s.pairs),
-      // corpus/<property>/<hash>.json in the merged directory.
-      failures: summaries.flatMap((s) => s.failures).map((f) => ({ ...f, corpusFile: join(corpusDir, basename(dirname(f.corpusFile)), basename(f.corpusFile)) })),
+      // corpus/<property>/<hash>.json (or corpus/oracle/<adapter>/<hash>.json) in the merged directory.
+      failures: summaries.flatMap((s) => s.failures).map((f) => ({ ...f, corpusFile: join(corpusDir, ...inCorpus(f.corpusFile)) })),
       skipped: summaries[0].skipped,
       ...combineCoverage(summaries as unknown as CoverageParts[]),
       merged_from: inputs.map((d) => ({ dir: d, shard: readSummary(d)?.shard ?? null })),

@@ -69,6 +69,11 @@ export interface CampaignOptions {
   timePerPropertyMs?: number;
   /** Per failure: time allowed for fast-check's shrinking (default 30 s). */
   shrinkTimeMs?: number;
+  /**
+   * Coverage is collected on every this-many-th generated case (default COVERAGE_SAMPLE_EVERY);
+   * 0 collects none. Only `npm run bench` changes it, to measure what coverage costs.
+   */
+  coverageSampleEvery?: number;
   strictArch?: boolean;
   /** Root of corpus/ and shrink-logs/ (default '.'). */
   outDir?: string;
@@ -236,10 +241,11 @@ async function runPair(st: CampaignState, pair: Pair, pairIndex: number, pairCou
     });
   };
 
+  const sampleEvery = opts.coverageSampleEvery ?? COVERAGE_SAMPLE_EVERY;
   const predicate = (c: AnyCase): boolean => {
     if (phase === 'generate') {
       runs++;
-      if (runs % COVERAGE_SAMPLE_EVERY === 1) {
+      if (sampleEvery > 0 && runs % sampleEvery === 1 % sampleEvery) {
         try {
           const r = runAny(c.scenario, profile);
           coverage.recordTrace(r.trace);

@@ -31,8 +31,12 @@ const MAX_CHUNK_SECTORS = 128;
 /** Room in the directory sector: 8 header bytes, 20 bytes per extent. */
 const MAX_EXTENTS = Math.floor((SECTOR - 8) / 20);
 
-/** No new line for this long means Bochs hung on the current state (boot gets BOOT_STALL_MS). */
-const STALL_MS = 2000;
+/**
+ * No new line for this long means Bochs hung on the current state (boot gets BOOT_STALL_MS). A
+ * state takes well under a millisecond (measured: 2,000 valid VMX states in ~0.7 s, SVM ~0.25 ms
+ * each); a false hang under load is an unexplained crash, which the drivers re-run alone.
+ */
+const STALL_MS = 1000;
 const BOOT_STALL_MS = 10_000;
 const POLL_MS = 100;
 
@@ -134,16 +138,15 @@ function optionRom(): Buffer {
   return rom;
 }
 
-function config(h: BochsHarness, harnessBin: string): string {
+/** The instance config; without `disk`, the harness image carries its own memory (a REPRO image). */
+function config(h: Pick<BochsHarness, 'cpu'>, harnessBin: string, disk = true): string {
   return [
     `megs: ${LAYOUT.RAM_MB}`,
     'romimage: file=/usr/share/bochs/BIOS-bochs-latest',
     'vgaromimage: file=/usr/share/vgabios/vgabios.bin',
     'optromimage1: file=optrom.rom, address=0xd0000',
     `optramimage1: file=${harnessBin}, address=0x${LAYOUT.HARNESS_BASE.toString(16)}`,
-    'ata0: enabled=1, ioaddr1=0x1f0, ioaddr2=0x3f0, irq=14',
-    'ata0-master: type=disk, path=disk.img, mode=flat',
-    'boot: disk',
+    ...(disk ? ['ata0: enabled=1, ioaddr1=0x1f0, ioaddr2=0x3f0, irq=14', 'ata0-master: type=disk, path=disk.img, mode=flat', 'boot: disk'] : []),
     `cpu: model=${h.cpu}, count=1, ips=100000000`,
     // nogui is not built into Debian's bochs; rfb with timeout=0 starts without a client and each
     // instance takes the next free port (oracle.md §4.1).
@@ -171,11 +174,11 @@ interface Boot {
 const LINE = /@NF ([A-Z])((?: [0-9a-f]+)*)$/;
 
 /**
- * Boots Bochs in `dir`; collects the harness's "@NF" lines. The debugger script continues to the
+ * Boots Bochs in `dir`; collects the harness's "@NF" lines (every stdout line with `allLines`). The debugger script continues to the
  * harness's final magic breakpoint (or a reset) and quits; a PANIC ends the process by itself. A
  * watchdog kills a Bochs that prints no line for STALL_MS (BOOT_STALL_MS before the first).
  */
-function boot(dir: string): Promise<Boot> {
+function boot(dir: string, allLines = false): Promise<Boot> {
   return new Promise((resolve, reject) => {
     const p = spawn(BOCHS_BINARY, ['-q', '-f', 'cfg.bxrc', '-rc', 'dump.rc'], { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] });
     const lines: string[] = [];
@@ -186,6 +189,11 @@ function boot(dir: string): Promise<Boot> {
       const parts = (partial + d.toString('latin1')).split('\n');
       partial = parts.pop() ?? '';
       for (const l of parts) {
+        if (allLines) {
+          lines.push(l.replace(/\r$/, ''));
+          lastProgress = performance.now();
+          continue;
+        }
         const m = LINE.exec(l);
         if (m) {
           lines.push(`${m[1]}${m[2]}`);
@@ -286,56 +294,17 @@ async function runInstance(h: BochsHarness, pages: Uint8Array[]): Promise<BochsB
   return { records, boots, extra };
 }
 
-/**
- * Says why a state is known to end the Bochs process (a PANIC), or null. Each crash costs a boot
- * (~0.4 s of CPU against ~0.15 ms per state), so predicted crashers are held back: for each reason
- * one of them runs last in an instance's batch, to confirm the prediction in a boot that ends
- * anyway, and the others are reported as crashes without running, quoting the confirmed death. If
- * a confirmation does not crash, every state held back for that reason runs for real.
- */
-export type CrashPredictor = (page: Uint8Array) => string | null;
-
-function crashDetail(r: BochsRecord | { crash: string } | undefined): string | null {
-  return r !== undefined && 'crash' in r ? r.crash : null;
-}
-
 /** Runs every page on Bochs over `jobs` parallel instances (order kept). */
-export async function runBochs(h: BochsHarness, pages: Uint8Array[], jobs = 1, predict?: CrashPredictor): Promise<BochsBatch> {
-  const j = Math.max(1, jobs);
-  const held = new Map<string, number[]>();
-  const run: number[] = [];
-  pages.forEach((p, i) => {
-    const why = predict?.(p);
-    if (why) held.set(why, [...(held.get(why) ?? []), i]);
-    else run.push(i);
-  });
-  const per = Math.min(LAYOUT.MAX_STATES - 1, Math.max(1, Math.ceil(run.length / j)));
-  const chunks: number[][] = [];
-  for (let i = 0; i < run.length; i += per) chunks.push(run.slice(i, i + per));
+export async function runBochs(h: BochsHarness, pages: Uint8Array[], jobs = 1): Promise<BochsBatch> {
+  const per = Math.min(LAYOUT.MAX_STATES - 1, Math.max(1, Math.ceil(pages.length / Math.max(1, jobs))));
+  const chunks: Uint8Array[][] = [];
+  for (let i = 0; i < pages.length; i += per) chunks.push(pages.slice(i, i + per));
+  // An empty batch still boots once: it is how the adapter reads CPUID.
   if (chunks.length === 0) chunks.push([]);
-  // One confirmation per predicted reason, at the end of an instance's batch (round robin).
-  const confirm = new Map<string, number>();
-  [...held].forEach(([why, idx], k) => {
-    confirm.set(why, idx[0]);
-    chunks[k % chunks.length].push(idx[0]);
-  });
+  // At most `jobs` instances at once; more chunks than that (past MAX_STATES each) run in waves.
   const results: BochsBatch[] = [];
-  for (let w = 0; w < chunks.length; w += j) results.push(...(await Promise.all(chunks.slice(w, w + j).map((c) => runInstance(h, c.map((i) => pages[i]))))));
-  const records: (BochsRecord | { crash: string })[] = new Array(pages.length);
-  chunks.forEach((c, k) => c.forEach((idx, m) => (records[idx] = results[k].records[m])));
-  let boots = results.reduce((s, r) => s + r.boots, 0);
-  const unconfirmed: number[] = [];
-  for (const [why, idx] of held) {
-    const seen = crashDetail(records[idx[0]]);
-    if (seen === null) unconfirmed.push(...idx.slice(1));
-    else for (const i of idx.slice(1)) records[i] = { crash: `not run, predicted (${why}; confirmed on state ${idx[0]} of this batch): ${seen}` };
-  }
-  if (unconfirmed.length > 0) {
-    const rest = await runBochs(h, unconfirmed.map((i) => pages[i]), jobs);
-    unconfirmed.forEach((i, k) => (records[i] = rest.records[k]));
-    boots += rest.boots;
-  }
-  return { records, boots, extra: results[0]?.extra ?? new Map() };
+  for (let w = 0; w < chunks.length; w += Math.max(1, jobs)) results.push(...(await Promise.all(chunks.slice(w, w + Math.max(1, jobs)).map((c) => runInstance(h, c)))));
+  return { records: results.flatMap((r) => r.records), boots: results.reduce((s, r) => s + r.boots, 0), extra: results[0]?.extra ?? new Map() };
 }
 
 /** Control area (0x000–0x3ff) and save area (0x400–0x6ff): all the harness reads of a VMCB. */
@@ -349,8 +318,8 @@ export function cpuidFromLine(vals: bigint[] | undefined): number[][] {
 }
 
 /** The bochs-svm adapter's runner: the same BatchRun shape as qemu.ts. */
-export async function runBochsSvm(pages: Uint8Array[], jobs = 1, predict?: CrashPredictor): Promise<BatchRun> {
-  const b = await runBochs(SVM_HARNESS, pages, jobs, predict);
+export async function runBochsSvm(pages: Uint8Array[], jobs = 1): Promise<BatchRun> {
+  const b = await runBochs(SVM_HARNESS, pages, jobs);
   const outcomes: RawOutcome[] = Array.from(b.records, (r): RawOutcome => {
     if (r === undefined) return { kind: 'crash', detail: 'no record' };
     if ('crash' in r) return { kind: 'crash', detail: r.crash };
@@ -380,8 +349,8 @@ function failedInsn(b: bigint): VmxFailedInsn {
 }
 
 /** The bochs-vmx adapter's runner (harness/vmx.asm on corei7_sandy_bridge_2600k). */
-export async function runBochsVmx(pages: Uint8Array[], jobs = 1, predict?: CrashPredictor): Promise<VmxBatchRun> {
-  const b = await runBochs(VMX_HARNESS, pages, jobs, predict);
+export async function runBochsVmx(pages: Uint8Array[], jobs = 1): Promise<VmxBatchRun> {
+  const b = await runBochs(VMX_HARNESS, pages, jobs);
   const outcomes: VmxRawOutcome[] = Array.from(b.records, (r): VmxRawOutcome => {
     if (r === undefined) return { kind: 'crash', detail: 'no record' };
     if ('crash' in r) return { kind: 'crash', detail: r.crash };
@@ -398,4 +367,24 @@ export async function runBochsVmx(pages: Uint8Array[], jobs = 1, predict?: Crash
     };
   });
   return { outcomes, boots: b.boots, cpuid: cpuidFromLine(b.extra.get('C')), vmxCaps: b.extra.get('M') ?? [] };
+}
+
+/**
+ * Boots a flat image that carries its own memory (a REPRO harness with its data block, at most the
+ * 128 KiB optramimage loads intact, oracle.md §4.2) through the option ROM, without a disk, and
+ * returns what it printed on port 0xE9 (Bochs's stdout), line by line.
+ */
+export async function bootBochsImage(flat: Uint8Array, cpu: string): Promise<{ lines: string[]; timedOut: boolean; status: number | null }> {
+  if (flat.length > 128 * 1024) throw new NestfuzzError('NESTFUZZ_ORACLE', `bochs: a ${flat.length}-byte image does not load intact as option RAM (128 KiB at most)`, 'shrink the image (oracle.md §4.2)');
+  const dir = mkdtempSync(join(scratchRoot(), `nestfuzz-bochs-${process.pid}-${instanceSerial++}-`));
+  try {
+    writeFileSync(join(dir, 'optrom.rom'), optionRom());
+    writeFileSync(join(dir, 'image.bin'), flat);
+    writeFileSync(join(dir, 'cfg.bxrc'), config({ cpu }, 'image.bin', false));
+    writeFileSync(join(dir, 'dump.rc'), 'c\nquit\n');
+    const b = await boot(dir, true);
+    return { lines: b.lines, timedOut: b.timedOut, status: b.status };
+  } finally {
+    if (!process.env.NESTFUZZ_ORACLE_KEEP) rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -194,6 +194,15 @@ export function vmxStaticImage(): Segment[] {
   return [...staticImage(), eptIdentity()];
 }
 
+/**
+ * A VMX reproducer's memory (export/vmxImage.ts): the host tables, L2's code, the 64-bit IDT of the
+ * state's snippet and the identity EPT. Nothing a VMX state cannot reach (NPT sets, 32-bit tables,
+ * other snippets' IDTs), so the image stays under the 128 KiB Bochs loads as option RAM (oracle.md §4.2).
+ */
+export function vmxReproImage(snippet: GuestSnippet): Segment[] {
+  return [hostTables(), guestCode(), snippetIdtPair(snippet)[0], eptIdentity()];
+}
+
 /** The batch header at INPUT_HDR: magic, count, start index. */
 export function inputHeader(count: number, start: number): Segment {
   const bytes = new Uint8Array(16);

@@ -9,6 +9,8 @@ import { getProfile } from '../../src/engine/profile_list.ts';
 import { runBochsSvm } from '../../src/oracle/bochs.ts';
 import { BOCHS_SVM, bochsSvmKills } from '../../src/oracle/svm/adapters.ts';
 import { probeCpu, runOracleSession } from '../../src/oracle/session.ts';
+import { forgetConfirmedPredictions } from '../../src/oracle/holdBack.ts';
+import { runSvmOracleBatch } from '../../src/oracle/svm/driver.ts';
 
 const kvmNext = getProfile('kvm-next')!;
 
@@ -41,17 +43,19 @@ describe('bochs-svm oracle', () => {
     }, 30_000);
 
     it('should run one predicted crasher per reason and report the others from it', async () => {
+      forgetConfirmedPredictions();
       const cpu = await probeCpu(BOCHS_SVM);
-      const valid = encodeVmcb(buildOracleSvmCase(cpu, { mode: 'unpaged32', np: false, snippet: 'cpuid' }, []).scenario.vmcb12);
-      const panic = encodeVmcb(buildOracleSvmCase(cpu, { mode: 'long64', np: false, snippet: 'hlt' }, [['long-mode-pe-clear', 0]]).scenario.vmcb12);
-      expect(bochsSvmKills(panic)).toMatch(/PANIC/);
-      expect(bochsSvmKills(valid)).toBeNull();
-      const r = await BOCHS_SVM.runBatch([panic, valid, panic, valid], 1);
-      // The first predicted state ran (last in the boot) and crashed; the second was not run.
-      expect(r.boots).toBe(1);
-      expect(r.outcomes[0].kind === 'crash' && r.outcomes[0].detail).toMatch(/^bochs exited .*PANIC/);
-      expect(r.outcomes[2].kind === 'crash' && r.outcomes[2].detail).toMatch(/^not run, predicted .*confirmed on state 0/);
-      for (const i of [1, 3]) expect(r.outcomes[i]).toMatchObject({ kind: 'exit', exit: { exit_code: 0x72n } });
+      const valid = buildOracleSvmCase(cpu, { mode: 'unpaged32', np: false, snippet: 'cpuid' }, []);
+      const panic = buildOracleSvmCase(cpu, { mode: 'long64', np: false, snippet: 'hlt' }, [['long-mode-pe-clear', 0]]);
+      expect(bochsSvmKills(encodeVmcb(panic.scenario.vmcb12))).toMatch(/PANIC/);
+      expect(BOCHS_SVM.predictCrash!(valid)).toBeNull();
+      const r = await runSvmOracleBatch([panic, valid, panic, valid], BOCHS_SVM, kvmNext, 1);
+      // The first predicted state ran (first, in a fresh Bochs) and crashed; the second was not run.
+      expect(r.boots).toBe(2);
+      const emu = r.results.map((x) => x.cmp.emu);
+      expect(emu[0].kind === 'crash' && emu[0].detail).toMatch(/^bochs exited .*PANIC/);
+      expect(emu[2].kind === 'crash' && emu[2].detail).toMatch(/^not run, predicted .*confirmed on state 0/);
+      for (const i of [1, 3]) expect(emu[i]).toMatchObject({ kind: 'exit', exit_code: 0x72n });
     }, 30_000);
   });
 });

@@ -1,20 +1,35 @@
 // The bochs-vmx oracle end to end on Bochs 2.7 (corei7_sandy_bridge_2600k; .ci/run installs bochs,
 // bochsbios, bochs-x, vgabios and nasm): the harness reads the capability MSRs oracle.md §6
-// measured, the base state exits as the SDM says, and a fixed seeded batch agrees with the engine
-// after the listed divergences.
+// measured, the base state exits as the SDM says, a fixed seeded batch agrees with the engine
+// after the listed divergences, and an engine that drops a VM-entry check (mutant-no-host-tr-check)
+// is caught, shrunk to one mutation, written, replayed, and ridden along a campaign into the
+// failure database.
 
-import { describe, expect, it } from 'vitest';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { buildOracleSvmCase } from '../../src/arbitraries/oracleSvm.ts';
 import { buildOracleVmxCase } from '../../src/arbitraries/oracleVmx.ts';
+import { DEFAULT_ORACLE_SVM_CHOICE } from '../../src/arbitraries/_internals/builders/oracleSvmBase.ts';
+import { readIndex } from '../../src/campaign/buckets.ts';
+import { fromJson, toJson } from '../../src/campaign/serialize.ts';
+import { triage } from '../../src/campaign/triage.ts';
 import { getProfile } from '../../src/engine/profile_list.ts';
 import { runVmx } from '../../src/engine/vmx/run.ts';
+import { cpuFromCpuid } from '../../src/oracle/cpu.ts';
 import { snippetRip } from '../../src/oracle/image.ts';
+import { parseAnyOracleEntry, saveOracleCounterexample } from '../../src/oracle/oracleCorpus.ts';
 import { runOracleSession } from '../../src/oracle/session.ts';
+import type { VmxOracleSessionReport } from '../../src/oracle/vmx/session.ts';
+import { cli, expectOneLineError, REPO_ROOT, tempDir } from '../campaign/helpers.ts';
 import { BOCHS_VMX } from '../../src/oracle/vmx/adapters.ts';
-import { describeVmxCaps } from '../../src/oracle/vmx/cpu.ts';
+import { describeVmxCaps, vmxCpuFromDump } from '../../src/oracle/vmx/cpu.ts';
 import { encodeVmxStatePage } from '../../src/oracle/vmx/fieldList.ts';
 import { probeVmxCpu } from '../../src/oracle/vmx/session.ts';
 
 const kvmNext = getProfile('kvm-next')!;
+const tmp = tempDir('oracle-vmx');
+afterAll(() => tmp.cleanup());
 
 describe('bochs-vmx oracle', () => {
   it('reads the capability MSRs of oracle.md §6 from the harness', async () => {
@@ -67,5 +82,91 @@ describe('bochs-vmx oracle', () => {
     expect(r.states).toBe(300);
     expect(r.unexplained).toEqual([]);
     expect(r.agree).toBeGreaterThan(270);
+  }, 60_000);
+
+  // SDM 27.2.3: "The selector field for TR cannot be 0000H" (VMfailValid 8). mutant-no-host-tr-check
+  // drops KVM's check, and the host state KVM loads on exit is L0's own, so nothing else catches it:
+  // the engine enters L2 where Bochs fails VMLAUNCH. (mutant-no-vpid-check diverges too, but its
+  // mutation matters only with EPT+VPID and variant 0: 1 state in 1,500; cve-2023-30456 showed none
+  // in 300 — Bochs and the engine's CPU layer both reject those guests.)
+  const mutant = 'mutant-no-host-tr-check';
+
+  it('should catch an engine that drops the host TR check: exit 1, shrunk to one mutation, written, and replayed by --cases', async () => {
+    const dir = join(tmp.dir, 'found');
+    mkdirSync(dir);
+    // Seed 2's state 21 is {hlt, ept} host-tr-selector-zero:184 guest-cr4-reserved:215 (the engine: exit 33, Bochs: VMfailValid 8).
+    const found = cli('oracle', '--emulator', 'bochs-vmx', '--generate', '22', '--seed', '2', '--profile', mutant, '--corpus', join(dir, 'corpus'), '--jobs', '1', '--json');
+    expect(found.code).toBe(1);
+    const report = fromJson<VmxOracleSessionReport>(found.stdout);
+    expect(report.unexplained).toHaveLength(1);
+    const u = report.unexplained[0];
+    expect(u.shrink_steps[0].mutations).toEqual(['host-tr-selector-zero:184']);
+    expect([u.mutations, u.choice]).toEqual([['host-tr-selector-zero:0'], { snippet: 'cpuid', ept: true }]);
+    expect([u.engine, u.emulator]).toEqual([{ kind: 'exit', reason: 10, qualification: 0n }, { kind: 'vmfail-valid', error: 8 }]);
+    expect(u.signature).toBe('further/vmfail-valid:8/kind');
+    expect(u.file).toContain(join('corpus', 'oracle', 'bochs-vmx'));
+    const entry = parseAnyOracleEntry(u.file!, fromJson(readFileSync(u.file!, 'utf8')));
+    expect([entry.arch, entry.property, entry.verdict?.code]).toEqual(['vmx', 'engine-agrees-with-bochs-vmx', 'unexplained:further/vmfail-valid:8/kind']);
+
+    const again = cli('oracle', '--emulator', 'bochs-vmx', '--cases', u.file!, '--profile', mutant, '--no-corpus');
+    expect(again.code).toBe(1);
+    expect(again.stdout).toMatch(/UNEXPLAINED #0 .*host-tr-selector-zero:0\n\s+engine: +VM exit 10.*\n\s+emulator: VMfailValid\(8\)/);
+
+    // On kvm-next the engine fails VMLAUNCH with VMfailValid(8) as Bochs does. Beside it in the
+    // directory: a project VMX counterexample and a qemu-svm oracle state, skipped with why.
+    copyFileSync(join(REPO_ROOT, 'corpus', 'vmlaunch-outcome-order', '283bee6ea2b6a375.json'), join(dir, 'corpus', 'project.json'));
+    const svm = buildOracleSvmCase(cpuFromCpuid('qemu64', []), DEFAULT_ORACLE_SVM_CHOICE, []);
+    saveOracleCounterexample(join(dir, 'corpus'), {
+      adapter: 'qemu-svm', model: 'qemu64', profile: 'kvm-next', found_at: '2026-11-26T07:00:00.000Z', seed: 1, case: svm,
+      engine: { kind: 'invalid', exit_code: -1n }, emulator: { kind: 'invalid', exit_code: -1n }, diff: [], shrink_steps: [],
+    });
+    const fixed = await runOracleSession({ emulator: 'bochs-vmx', profile: getProfile('kvm-next')!, jobs: 1, cases: join(dir, 'corpus'), corpusDir: null, shrink: false });
+    expect([fixed.states, fixed.agree, fixed.unexplained.length]).toEqual([1, 1, 0]);
+    expect(fixed.skipped.map((x) => x.why).sort()).toEqual([
+      'a project nested-VMX counterexample: only oracle states (corpus/oracle/bochs-vmx/) run on the VMX harness',
+      'found on qemu-svm (a nested-SVM state)',
+    ]);
+  }, 90_000);
+
+  it('should turn a VMX oracle file that cannot run into a one-line error', () => {
+    const dir = join(tmp.dir, 'bad');
+    mkdirSync(dir);
+    const f = join(dir, 'bad.json');
+    writeFileSync(f, '{"schema": "nestfuzz-oracle/1", "arch": "vmx", "adapter": "bochs-vmx"}');
+    expectOneLineError(cli('oracle', '--emulator', 'bochs-vmx', '--cases', f), /bad\.json: case\.scenario is not a nested-VMX scenario/);
+    expect(() => parseAnyOracleEntry(f, { schema: 'nestfuzz-oracle/1', arch: 'arm', adapter: 'bochs-vmx' })).toThrow(/arch is "arm", expected "svm" or "vmx"/);
+    // A well-formed state (built on oracle.md §6's capability MSRs, no boot needed) whose verdict is not a VMX one.
+    const cpu = vmxCpuFromDump('corei7_sandy_bridge_2600k', [], [0xd810000000002bn, 0x7f00000016n, 0xf7f9fffe0401e172n, 0x7fffff00036dffn, 0xffff000011ffn, 0x401e0n]);
+    const state = buildOracleVmxCase(cpu, { snippet: 'cpuid', ept: true }, []);
+    const entry = { schema: 'nestfuzz-oracle/1', arch: 'vmx', adapter: 'bochs-vmx', profile: 'kvm-next', case: state, engine: { kind: 'invalid' }, emulator: { kind: 'exit' }, diff: [] };
+    expect(() => parseAnyOracleEntry(f, fromJson(toJson(entry)))).toThrow(/engine\.kind is "invalid", expected one of vmfail-invalid, /);
+    // A single project file that has no oracle state: one line too.
+    expectOneLineError(cli('oracle', '--emulator', 'bochs-vmx', '--cases', 'corpus/vmlaunch-outcome-order/283bee6ea2b6a375.json'), /cannot run on bochs-vmx: a project nested-VMX counterexample/);
+  }, 30_000);
+
+  it('should ride along a campaign as engine-agrees-with-bochs-vmx: pair, failure, corpus file, index bucket, triage', () => {
+    const dir = join(tmp.dir, 'ride');
+    mkdirSync(dir);
+    // Campaign seed ride-2: the ride's first batch (200 states) holds host-tr-selector-zero at state 160.
+    const r = cli('fuzz', '--time', '20s', '--oracle', 'bochs-vmx', '--profile', mutant, '--property', 'vmlaunch-verdict-matches-sdm', '--workers', '1', '--seed', 'ride-2', '--out', dir);
+    expect(r.code).toBe(1);
+    const summary = fromJson<{ pairs: { property: string; runs: number; failed: boolean }[]; failures: { property: string; corpusFile: string; shrinkLogFile: string; bucket: string; verdict: { code: string } }[] }>(
+      readFileSync(join(dir, 'summary.json'), 'utf8'),
+    );
+    const pair = summary.pairs.find((p) => p.property === 'engine-agrees-with-bochs-vmx');
+    expect(pair?.runs).toBeGreaterThanOrEqual(200);
+    expect(pair?.failed).toBe(true);
+    // Later batches are sized to the time left, so what else they find depends on the machine's speed.
+    const found = summary.failures.filter((f) => f.property === 'engine-agrees-with-bochs-vmx' && f.verdict.code === 'unexplained:further/vmfail-valid:8/kind');
+    expect(found).toHaveLength(1);
+    expect(found[0].corpusFile).toContain(join('corpus', 'oracle', 'bochs-vmx'));
+    expect(existsSync(found[0].corpusFile) && existsSync(found[0].shrinkLogFile)).toBe(true);
+    expect(readFileSync(join(dir, 'junit.xml'), 'utf8')).toMatch(/testsuite name="engine-agrees-with-bochs-vmx"[^>]*failures="[1-9]/);
+    // The failure database has the bucket, and triage against an empty known corpus calls it new.
+    const bucket = `engine-agrees-with-bochs-vmx|${mutant}|unexplained:further/vmfail-valid:8/kind`;
+    expect(found[0].bucket).toBe(bucket);
+    expect(readIndex(join(dir, 'corpus')).buckets[bucket]?.representative).toMatch(/^oracle\/bochs-vmx\/[0-9a-f]+\.json$/);
+    mkdirSync(join(dir, 'known'));
+    expect(triage(dir, join(dir, 'known')).fresh.map((b) => b.signature)).toContain(bucket);
   }, 60_000);
 });

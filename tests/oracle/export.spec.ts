@@ -11,8 +11,10 @@ import { NestfuzzError } from '../../src/campaign/errors.ts';
 import { buildOracleSvmCase } from '../../src/arbitraries/oracleSvm.ts';
 import { jsonFilesUnder, saveOracleCounterexample } from '../../src/oracle/oracleCorpus.ts';
 import { QEMU_CPU } from '../../src/oracle/qemu.ts';
+import { bootExports, bootRepro as boot } from './bootRepro.ts';
 import { reproCpu } from '../../src/oracle/export/cpu.ts';
 import { exportRepro, type ExportResult } from '../../src/oracle/export/export.ts';
+import type { ReproSource } from '../../src/oracle/export/source.ts';
 import { QEMU_SVM } from '../../src/oracle/svm/adapters.ts';
 import { describeSvmVerdict } from '../../src/oracle/svm/verdict.ts';
 import { probeCpu } from '../../src/oracle/session.ts';
@@ -22,11 +24,22 @@ const tmp = tempDir('export');
 afterAll(() => tmp.cleanup());
 
 const files = jsonFilesUnder(join(REPO_ROOT, 'corpus')).map((f) => relative(REPO_ROOT, f)).filter((f) => !f.split(/[\\/]/).includes('oracle'));
-const exported: ExportResult[] = [];
+type SvmExport = ExportResult & { source: ReproSource };
+const exported: SvmExport[] = [];
+/** Nested-VMX exports: tests/oracle/exportVmx.spec.ts boots them. */
+const exportedVmx: ExportResult[] = [];
+/** Explain-only exports (export/explain.ts) and nested walks under NPT (export/mmu/): tests/oracle/exportMmu.spec.ts boots them. */
+const explained: ExportResult[] = [];
+const exportedNpt: ExportResult[] = [];
 const refused: { file: string; error: NestfuzzError }[] = [];
 for (const file of files) {
   try {
-    exported.push(exportRepro(join(REPO_ROOT, file), join(tmp.dir, file.replace(/[\\/]/g, '_'))));
+    const r = exportRepro(join(REPO_ROOT, file), join(tmp.dir, file.replace(/[\\/]/g, '_')));
+    const arch = 'arch' in r.source ? r.source.arch : 'npt' in r.source ? 'npt' : 'svm';
+    if (arch === 'svm') exported.push({ ...r, source: r.source as ReproSource });
+    else if (arch === 'vmx') exportedVmx.push(r);
+    else if (arch === 'npt') exportedNpt.push(r);
+    else explained.push(r);
   } catch (e) {
     if (!(e instanceof NestfuzzError)) throw e;
     refused.push({ file, error: e });
@@ -45,57 +58,34 @@ const oracleFile = saveOracleCounterexample(join(tmp.dir, 'oracle-corpus'), {
 }).file;
 const fromOracle = exportRepro(oracleFile, join(tmp.dir, 'oracle-repro'));
 
-/** Boots repro.elf as the README says (plus qboot and -no-reboot); COM1 is QEMU's stdout. */
-function boot(elf: string, machine = { cpu: QEMU_CPU, mb: 256 }): Promise<{ status: number | null; lines: string[] }> {
-  return new Promise((resolve, reject) => {
-    const args = ['-accel', 'tcg', '-cpu', machine.cpu, '-m', `${machine.mb}`, '-nographic', '-no-reboot', '-bios', 'qboot.rom', '-kernel', elf, '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04'];
-    const p = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => p.kill('SIGKILL'), 20_000);
-    p.on('error', reject);
-    p.on('exit', (status) => {
-      clearTimeout(timer);
-      resolve({ status, lines: out.split(/\r?\n/) });
-    });
-  });
-}
-
 /** `nestfuzz <args>` as helpers.cli runs it, without blocking the event loop. */
 function cliAsync(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli.ts'), ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    p.stdout.setEncoding('utf8');
+    p.stderr.setEncoding('utf8');
+    p.stdout.on('data', (d: string) => (stdout += d));
+    p.stderr.on('data', (d: string) => (stderr += d));
     p.on('error', reject);
     p.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }
 
-/** Two QEMU instances at a time (oracle.md §8: the machine has two cores). */
-async function bootAll(elfs: string[]): Promise<{ status: number | null; lines: string[] }[]> {
-  const results: { status: number | null; lines: string[] }[] = new Array(elfs.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < elfs.length) {
-      const i = next++;
-      results[i] = await boot(elfs[i]);
-    }
-  };
-  await Promise.all([worker(), worker()]);
-  return results;
-}
-
 describe('nestfuzz export', () => {
-  it('should export every nested-SVM VMRUN counterexample of the catalog and refuse the rest', () => {
+  it('should export every nested-SVM VMRUN and nested-VMX counterexample of the catalog and refuse the rest', () => {
     // A change here is a change in exportability: update the count with the reason.
     expect(exported.length).toBe(38);
+    expect(exportedVmx.length).toBe(14);
     expect(exported.every((r) => r.source.c.scenario.arch === 'svm' && r.source.projected)).toBe(true);
-    expect(refused.length).toBe(files.length - exported.length);
-    const why = new Set(refused.map((r) => /cannot be exported: it is (a nested-VMX|entered by RSM|entered by KVM_SET_NESTED_STATE|a KVM page-fault|a KVM permission-check|a nested page-walk)\b/.exec(r.error.message)?.[1]));
-    expect([...why].sort()).toEqual(['a KVM page-fault', 'a KVM permission-check', 'a nested page-walk', 'a nested-VMX', 'entered by KVM_SET_NESTED_STATE', 'entered by RSM']);
+    // Nested walks under NPT run (8); RSM, KVM_SET_NESTED_STATE, KVM's page-fault path and
+    // permission checks, and the PAE-NPT walk of cve-2024-50115 are explain-only (17), and so are
+    // the nested walks under EPT (9, export/vmxEpt.ts).
+    expect(exportedNpt.length).toBe(8);
+    expect(explained.length).toBe(17 + 9);
+    expect(refused.length).toBe(files.length - exported.length - exportedVmx.length - explained.length - exportedNpt.length);
+    for (const r of refused) expect(r.error.message).toMatch(/cannot be exported: it is a nested page-walk scenario under EPT\b/);
     for (const r of refused) expect(r.error.toLine()).not.toContain('\n');
   });
 
@@ -135,17 +125,11 @@ describe('nestfuzz export', () => {
   });
 
   it('should boot every exported image on QEMU TCG and report expected, observed and the match', async () => {
-    const all = [...exported, fromOracle];
-    const boots = await bootAll(all.map((r) => r.files.elf));
-    // QEMU still does not check TLB_CONTROL: it runs the state as it did when the divergence was found.
-    expect(boots[all.length - 1].lines).toContain('observed matches: expected by the engine on kvm-next, as qemu-svm ran it when found');
-    all.forEach((r, i) => {
-      const { status, lines } = boots[i];
-      const where = `${r.source.file}:\n${lines.join('\n')}`;
-      expect(status, where).toBe(1);
-      const at = lines.indexOf(r.title);
-      expect(at, where).toBeGreaterThanOrEqual(0);
-      const rest = lines.slice(at + 1);
+    const all = [...exported, { ...fromOracle, source: fromOracle.source as ReproSource }];
+    await bootExports(all, (r, lines, where) => {
+      // QEMU still does not check TLB_CONTROL: it runs the state as it did when the divergence was found.
+      if (r.source === all[all.length - 1].source) expect(lines).toContain('observed matches: expected by the engine on kvm-next, as qemu-svm ran it when found');
+      const rest = lines.slice(1);
       expect(rest.slice(0, r.source.expected.length), where).toEqual(r.source.expected.map((e) => `${e.label}: ${describeSvmVerdict(e.verdict)}`));
       expect(rest.find((l) => l.startsWith('l1 cpu here: ')), where).toBe('l1 cpu here: MAXPHYADDR 0x28 CPUID 0x8000000A EDX 0x1');
       expect(rest.some((l) => /^observed: (exit_code 0x[0-9a-f]+ exit_info_1 0x[0-9a-f]+ exit_info_2 0x[0-9a-f]+ |VMRUN raised)/.test(l)), where).toBe(true);
@@ -166,15 +150,14 @@ describe('nestfuzz export', () => {
     expect(small.lines.find((l) => l.startsWith('cannot run:'))).toMatch(/needs at least 256 MiB of RAM .*-m 256$/);
   });
 
-  it('should be one command: exit 0 with the files written, exit 2 with one line for a VMX counterexample', async () => {
+  it('should be one command: exit 0 with the files written, exit 2 with one line for an input it refuses', async () => {
     const ok = exported.find((r) => r.source.bugProfile === 'no-ncr3-check')!;
     const out = join(tmp.dir, 'cli');
-    const vmx = refused.find((e) => /nested-VMX/.test(e.error.message))!;
     // Two CLI processes side by side: each spends most of its time starting tsx.
-    const [r, bad] = await Promise.all([cliAsync('export', ok.source.file, '--out', out), cliAsync('export', vmx.file, '--out', out)]);
+    const [r, bad] = await Promise.all([cliAsync('export', ok.source.file, '--out', out), cliAsync('export', 'corpus', '--out', out)]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(ok.title);
     expect(readFileSync(join(out, 'repro.elf')).subarray(0, 4)).toEqual(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
-    expectOneLineError(bad, /cannot be exported: it is a nested-VMX scenario: a VMX reproducer needs the VMX harness/);
+    expectOneLineError(bad, /corpus is not a file/);
   });
 });

@@ -13,6 +13,7 @@ import { fromJson } from '../../src/campaign/serialize.ts';
 import { QEMU_SVM } from '../../src/oracle/svm/adapters.ts';
 import { SVM_DIVERGENCES } from '../../src/oracle/svm/divergences.ts';
 import { VMX_DIVERGENCES } from '../../src/oracle/vmx/divergences.ts';
+import { forgetConfirmedPredictions } from '../../src/oracle/holdBack.ts';
 import { runSvmOracleBatch } from '../../src/oracle/svm/driver.ts';
 import { probeCpu, runOracleSession } from '../../src/oracle/session.ts';
 import { cli, expectOneLineError, tempDir } from '../campaign/helpers.ts';
@@ -84,11 +85,28 @@ describe('qemu-svm oracle', () => {
     expect(r.boots).toBe(3);
   }, 60_000);
 
+  it('boots again from the pristine image after a crash: what the dead state wrote does not leak', async () => {
+    const cpu = await probeCpu(QEMU_SVM);
+    // The INT3 loop pushes over L2's stack and tables until the watchdog kills it; before each
+    // boot wrote the static image again, the busy-TSS abort after it exited instead of aborting.
+    // (Both found by seed 8 of the bench batch.)
+    const hang = buildOracleSvmCase(cpu, { mode: 'long64', np: false, snippet: 'int3', npt: 'code-nx' }, [['efer-lma-mismatch', 149]]);
+    const abort = buildOracleSvmCase(cpu, { mode: 'legacy32', np: false, snippet: 'nop', npt: 'identity' }, [['event-inj', 237], ['asid-large', 11], ['segment-attr', 253]]);
+    const alone = await QEMU_SVM.runBatch([encodeVmcb(abort.scenario.vmcb12)], 1);
+    expect(alone.outcomes[0].kind === 'crash' && alone.outcomes[0].detail).toMatch(/invalid tss type/);
+    const r = await QEMU_SVM.runBatch([hang, abort].map((c) => encodeVmcb(c.scenario.vmcb12)), 1);
+    expect(r.outcomes[0].kind === 'crash' && r.outcomes[0].detail).toMatch(/hang/);
+    expect(r.outcomes[1].kind === 'crash' && r.outcomes[1].detail).toMatch(/invalid tss type/);
+  }, 60_000);
+
   it('holds back states predicted to abort QEMU: one confirms the prediction, the rest are not run', async () => {
+    forgetConfirmedPredictions();
     const cpu = await probeCpu(QEMU_SVM);
     const valid = buildOracleSvmCase(cpu, { mode: 'long64', np: true, snippet: 'vmmcall' }, []);
     const abort = (k: number) => buildOracleSvmCase(cpu, { mode: 'unpaged32', np: true, snippet: 'vmmcall' }, [['segment-attr', 1], ['event-inj-soft-or-nmi', k]]);
-    const r = await runSvmOracleBatch([abort(0), valid, abort(1), valid, abort(2)], QEMU_SVM, kvmNext, 1);
+    // An injected NMI (k = 0) or exception (k = 2) aborts; a software interrupt (k = 1) takes #GP on
+    // its gate's DPL first and exits, so it is not predicted.
+    const r = await runSvmOracleBatch([abort(0), valid, abort(2), valid, abort(3)], QEMU_SVM, kvmNext, 1);
     const details = r.results.map((x) => (x.cmp.emu.kind === 'crash' ? x.cmp.emu.detail : x.cmp.emu.kind));
     expect(details[1]).toBe('exit');
     expect(details[3]).toBe('exit');
@@ -96,6 +114,11 @@ describe('qemu-svm oracle', () => {
     for (const i of [2, 4]) expect(details[i]).toMatch(/^not run, predicted \(.*confirmed on state 0 .*invalid tss type/);
     // Each is still judged: the listed divergence explains the crash.
     for (const i of [0, 2, 4]) expect(r.results[i].cmp.explainedBy).toBe('qemu-abort-invalid-tss');
+    // A later batch of the same process trusts the confirmed prediction: no boot to confirm it.
+    const again = await runSvmOracleBatch([abort(5), valid], QEMU_SVM, kvmNext, 1);
+    expect(again.boots).toBe(1);
+    expect(again.results[0].cmp.emu.kind === 'crash' && again.results[0].cmp.emu.detail).toMatch(/^not run, predicted \(.*confirmed on a state of an earlier batch.*invalid tss type/);
+    expect(again.results[1].cmp.emu.kind).toBe('exit');
   }, 60_000);
 
   it('catches linux-6.1\'s check differences, shrinks each to one mutation and replays the file', () => {

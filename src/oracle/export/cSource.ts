@@ -144,6 +144,29 @@ function checkBody(v: SvmVerdict): string[] {
   }
 }
 
+/**
+ * prepare_<name> (`setup` lines, then every non-zero vmcb field) and check_<name> (each expected
+ * verdict as a comment, then a check of the first: kvm-next's), as kvm-unit-tests' svm_tests.c has them.
+ */
+export function svmTestPair(name: string, v: Vmcb, setup: readonly string[], expected: readonly { label: string; verdict: SvmVerdict }[]): string[] {
+  return [
+    `static void prepare_${name}(struct svm_test *test)`,
+    '{',
+    ...setup,
+    ...controlLines(v).map((l) => `\t${l}`),
+    '',
+    ...saveLines(v).map((l) => `\t${l}`),
+    '}',
+    '',
+    `static bool check_${name}(struct svm_test *test)`,
+    '{',
+    ...expected.map((e) => `\t/* ${e.label}: ${describeSvmVerdict(e.verdict)} */`),
+    ...checkBody(expected[0].verdict).map((l) => `\t${l}`),
+    '}',
+    '',
+  ];
+}
+
 export function reproC(src: ReproSource, cpu: OracleCpu): string {
   const v = src.c.scenario.vmcb12;
   const name = `nestfuzz_${src.hash.replace(/[^A-Za-z0-9_]/g, '_')}`;
@@ -170,25 +193,10 @@ export function reproC(src: ReproSource, cpu: OracleCpu): string {
     `Register it in svm_tests[] with a guest that runs the code described at save.rip and`,
     `check_${name} as its success check.`,
   ];
-  const kvmNext = src.expected[0];
-  const others = src.expected.slice(1).map((e) => `\t/* ${e.label}: ${describeSvmVerdict(e.verdict)} */`);
   return [
     '/*',
     comment(head),
     ' */',
-    `static void prepare_${name}(struct svm_test *test)`,
-    '{',
-    ...controlLines(v).map((l) => `\t${l}`),
-    '',
-    ...saveLines(v).map((l) => `\t${l}`),
-    '}',
-    '',
-    `static bool check_${name}(struct svm_test *test)`,
-    '{',
-    `\t/* ${kvmNext.label}: ${describeSvmVerdict(kvmNext.verdict)} */`,
-    ...others,
-    ...checkBody(kvmNext.verdict).map((l) => `\t${l}`),
-    '}',
-    '',
+    ...svmTestPair(name, v, [], src.expected),
   ].join('\n');
 }

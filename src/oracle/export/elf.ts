@@ -9,11 +9,16 @@ const PHDR_SIZE = 32;
 const IMAGE_OFFSET = 0x1000;
 const MB_MAGIC = 0x1badb002;
 
-/** Wraps `flat` (loaded at `loadAddr`, multiboot header at its offset 0) into an ELF32 file. */
+/** Multiboot 0.6.96 §3.1: the header lies 32-bit aligned in the first 8 KiB (vmx.asm's follows its fixed host RIP). */
+const MB_SEARCH = 8192;
+
+/** Wraps `flat` (loaded at `loadAddr`, with a multiboot header) into an ELF32 file. */
 export function wrapElf32(flat: Uint8Array, loadAddr: number): Uint8Array {
   const fv = new DataView(flat.buffer, flat.byteOffset, flat.byteLength);
-  if (fv.getUint32(0, true) !== MB_MAGIC) throw new Error('wrapElf32: the image does not start with a multiboot header');
-  const entry = fv.getUint32(28, true); // multiboot header entry_addr
+  let at = 0;
+  while (at + 32 <= Math.min(flat.length, MB_SEARCH) && fv.getUint32(at, true) !== MB_MAGIC) at += 4;
+  if (at + 32 > Math.min(flat.length, MB_SEARCH)) throw new Error('wrapElf32: the image has no multiboot header in its first 8 KiB');
+  const entry = fv.getUint32(at + 28, true); // multiboot header entry_addr
   const out = new Uint8Array(IMAGE_OFFSET + flat.length);
   const dv = new DataView(out.buffer);
   out.set([0x7f, 0x45, 0x4c, 0x46, 1 /* ELFCLASS32 */, 1 /* little-endian */, 1 /* EV_CURRENT */], 0);

@@ -16,7 +16,7 @@ import type { ReproSource } from './source.ts';
 const STACK_RESERVE = 0x10000;
 
 /** The first line the image prints: which counterexample, and whether the image can show it. */
-export function reproTitleLine(src: ReproSource): string {
+export function reproTitleLine(src: Pick<ReproSource, 'hash' | 'title' | 'lost'>): string {
   return `nestfuzz repro ${src.hash}: ${src.title}${src.lost ? ` [note: ${src.lost}]` : ''}`;
 }
 
@@ -30,8 +30,17 @@ export function reproHeaderLines(src: ReproSource, cpu: OracleCpu): string[] {
 }
 
 export function reproImage(src: ReproSource, cpu: OracleCpu): Uint8Array {
-  const harness = readFileSync(assembleHarness('svm', ['REPRO']));
-  const block = reproDataBlock({ vmcb: src.c.scenario.vmcb12, expected: src.expected, header: `${reproHeaderLines(src, cpu).join('\n')}\n` });
+  return reproImageWith(reproDataBlock({ vmcb: src.c.scenario.vmcb12, expected: src.expected, header: `${reproHeaderLines(src, cpu).join('\n')}\n` }));
+}
+
+/** The SVM REPRO harness with `block` (dataBlock.ts) appended, as repro.elf. */
+export function reproImageWith(block: Uint8Array): Uint8Array {
+  return wrapElf32(reproFlat(block, 'svm', ['REPRO']), LAYOUT.HARNESS_BASE);
+}
+
+/** harness/<name>.asm assembled with `defines` (REPRO, and BOCHS for an option-ROM entry), `block` appended: the bytes loaded at HARNESS_BASE. */
+export function reproFlat(block: Uint8Array, name: 'svm' | 'vmx', defines: readonly string[]): Uint8Array {
+  const harness = readFileSync(assembleHarness(name, defines));
   // The loader puts the whole image at HARNESS_BASE: it must end well below the host stack.
   if (LAYOUT.HARNESS_BASE + harness.length + block.length > LAYOUT.STACK_TOP - STACK_RESERVE) {
     throw new NestfuzzError('NESTFUZZ_ORACLE', `the reproducer image would be ${harness.length + block.length} bytes, past the harness's stack at ${LAYOUT.STACK_TOP.toString(16)}`, 'move STACK_TOP in harness/layout.inc or shrink the static image');
@@ -39,5 +48,5 @@ export function reproImage(src: ReproSource, cpu: OracleCpu): Uint8Array {
   const flat = new Uint8Array(harness.length + block.length);
   flat.set(harness);
   flat.set(block, harness.length);
-  return wrapElf32(flat, LAYOUT.HARNESS_BASE);
+  return flat;
 }

@@ -16,6 +16,20 @@ import { ORACLE_SCHEMA, parseOracleEntry, readJsonFile } from '../oracleCorpus.t
 import { projectSvmScenario } from '../svm/project.ts';
 import { describeSvmVerdict, engineSvmVerdict, type SvmVerdict } from '../svm/verdict.ts';
 
+/** Which corpus counterexample a reproducer shows and what failed: what every exporter's source starts with. */
+export interface CorpusReproIdentity {
+  file: string;
+  /** The counterexample's content hash (its file name). */
+  hash: string;
+  /** "<property> fails on <profile> (<verdict code>)". */
+  title: string;
+  property: string;
+  /** The profile with the bug (the bug side of a --compare pair). */
+  bugProfile: string;
+  /** "<verdict code>: <the property's failure message>". */
+  detail: string;
+}
+
 export interface ReproExpectation {
   /** "expected on kvm-next", "expected with the bug (linux-6.1)", ... */
   label: string;
@@ -46,7 +60,7 @@ function cannot(file: string, why: string, fix: string): NestfuzzError {
   return new NestfuzzError('NESTFUZZ_BAD_INPUT', `${file} cannot be exported: ${why}`, fix);
 }
 
-const SVM_FIX = 'only nested-SVM counterexamples entered by VMRUN, and oracle counterexamples, have reproducer images';
+const SVM_FIX = 'only nested-SVM counterexamples entered by VMRUN, nested-VMX counterexamples, and oracle counterexamples have reproducer images';
 
 /** Why a corpus scenario has no reproducer image, or null when it has one. */
 export function unexportable(s: { arch?: string; entry?: string }): string | null {
@@ -57,25 +71,26 @@ export function unexportable(s: { arch?: string; entry?: string }): string | nul
       if (s.entry === 'set_nested_state') return 'it is entered by KVM_SET_NESTED_STATE, a VMM ioctl, which no guest image can issue';
       return `it is entered by ${s.entry ?? 'an unknown path'}, which the SVM harness does not run`;
     case 'vmx':
-      return 'it is a nested-VMX scenario: a VMX reproducer needs the VMX harness (VMXON, a VMCS from the vmcs12 fields, VMLAUNCH), which src/oracle/harness/ does not have yet';
+      return null; // vmxSource.ts: projected onto the VMX harness
     case 'mmu-pf':
       return "it is a KVM page-fault scenario: what fails is the VMM's side of the fault (memslots, private memory, emulation, SPTE caching), which no guest image can set up";
     case 'mmu-perm':
       return "it is a KVM permission-check scenario: what fails is the MMU state KVM derives for the check (its permission bitmaps and paging context), which no guest image can set up";
     case 'mmu':
-      return 'it is a nested page-walk scenario: exporting it needs its guest and nested page tables built as NPT in the image, which the exporter does not do yet';
+      // Under NPT, export/mmu/ builds the walk in the SVM harness; what is left is EPT.
+      return 'it is a nested page-walk scenario under EPT: exporting it needs its guest tables and L1\'s EPT built in the VMX harness, which the exporter does not do yet';
     default:
       return `its scenario has arch ${JSON.stringify(s.arch)}, which has no harness`;
   }
 }
 
-function requireKnownProfile(file: string, name: string): Profile {
+export function requireKnownProfile(file: string, name: string): Profile {
   const p = getProfile(name);
   if (!p) throw new NestfuzzError('NESTFUZZ_UNKNOWN_PROFILE', `${file} names profile ${JSON.stringify(name)}, which this nestfuzz does not know`, 'run `nestfuzz list` for the profiles, or update nestfuzz');
   return p;
 }
 
-function label(p: Profile): string {
+export function label(p: Profile): string {
   return p.bug ? `expected with the bug (${p.name})` : `expected on ${p.name}`;
 }
 
@@ -83,19 +98,29 @@ function sameVerdicts(xs: readonly ReproExpectation[]): boolean {
   return xs.every((x) => describeSvmVerdict(x.verdict) === describeSvmVerdict(xs[0].verdict));
 }
 
-function hashOf(file: string): string {
+export function hashOf(file: string): string {
   return basename(file).replace(/\.json$/, '');
 }
 
-function fromCorpusEntry(file: string, e: CorpusEntry, cpu: OracleCpu): ReproSource {
-  const s = e.case.scenario as { arch?: string; entry?: string };
-  const why = unexportable(s);
-  if (why) throw cannot(file, why, SVM_FIX);
+/** kvm-next, the counterexample's profile(s), and which of them has the bug. */
+export function corpusProfiles(file: string, e: CorpusEntry): { profiles: Profile[]; bug: Profile } {
   const profiles = [DEFAULT_PROFILE, e.profile, ...(e.other_profile ? [e.other_profile] : [])]
     .filter((n, i, all) => all.indexOf(n) === i)
     .map((n) => requireKnownProfile(file, n));
   // The bug side of a --compare pair (unified vs unified-v4) is the bug profile.
-  const bug = profiles.slice(1).find((p) => p.bug) ?? profiles[profiles.length - 1];
+  return { profiles, bug: profiles.slice(1).find((p) => p.bug) ?? profiles[profiles.length - 1] };
+}
+
+/** "<property> fails on <profile> (<verdict code>)". */
+export function corpusTitle(e: CorpusEntry): string {
+  return `${e.property} fails on ${e.other_profile ? `${e.profile} vs ${e.other_profile}` : e.profile} (${e.verdict.code})`;
+}
+
+function fromCorpusEntry(file: string, e: CorpusEntry, cpu: OracleCpu): ReproSource {
+  const s = e.case.scenario as { arch?: string; entry?: string };
+  const why = s.arch === 'vmx' ? 'it is a nested-VMX scenario (export it with exportRepro)' : unexportable(s);
+  if (why) throw cannot(file, why, SVM_FIX);
+  const { profiles, bug } = corpusProfiles(file, e);
   const c = projectSvmScenario(cpu, s as SvmScenario);
   const expected = profiles.map((p) => ({ label: label(p), verdict: engineSvmVerdict(run(c.scenario, p)) }));
   const lost = sameVerdicts(expected)
@@ -103,7 +128,7 @@ function fromCorpusEntry(file: string, e: CorpusEntry, cpu: OracleCpu): ReproSou
     : null;
   return {
     file, hash: hashOf(file), property: e.property, bugProfile: bug.name, detail: `${e.verdict.code}: ${e.verdict.message}`,
-    title: `${e.property} fails on ${e.other_profile ? `${e.profile} vs ${e.other_profile}` : e.profile} (${e.verdict.code})`,
+    title: corpusTitle(e),
     c, projected: true, expected, lost,
   };
 }

@@ -175,6 +175,181 @@ gdt_ptr:
     dw gdt_end - gdt - 1
     dq gdt
 
+%ifdef REPRO
+; ---------------------------------------------------------------------------------------------
+; The reproducer's SVM side (harness/repro.inc has the data-block loader and the output).
+; Expected verdicts in the data block (48 bytes each): kind REPRO_EXP_*, a mask of REPRO_F_*, then
+; exit_code (or the vector), exit_info_1, exit_info_2, exit_int_info (0 unless its V bit is set).
+REPRO_EXP_EXIT   equ 0            ; #VMEXIT or VMEXIT_INVALID: compare exit_code bits 31:0 and the masked fields
+REPRO_EXP_HOSTEXC equ 1           ; VMRUN raised exception `exit_code` in L1
+REPRO_EXP_OTHER  equ 2            ; no hardware counterpart (KVM-only outcome, L2 never exits): never matches
+REPRO_F_INFO1    equ 1
+REPRO_F_INFO2    equ 2
+REPRO_F_INTINFO  equ 4
+
+bits 32
+; repro.inc's boot asks whether this CPU can run the state: SVM is CPUID 0x80000001 ECX bit 2
+; (APM 15.4). esi = 0, or the message to stop with.
+repro_feature_check:
+    mov eax, 0x80000001
+    cpuid
+    xor esi, esi
+    test ecx, 1 << 2
+    jnz .ok
+    mov esi, repro_msg_no_svm
+.ok:
+    ret
+
+; REPRO_FIELD reg, offset, name: print the record's field at [rbx + offset] (rax for a u64,
+; eax for a u32) after its name.
+%macro REPRO_FIELD 3
+    mov %1, [rbx + %2]
+    mov rsi, %3
+    call repro_field
+%endmacro
+
+bits 64
+; Reached from all_done: the state's record is at RECORDS (index 0).
+repro_report:
+    mov rsp, STACK_TOP
+    ; L1's CPU as the harness dumped it (layout.ts CPUID_LEAVES: 0x80000008 is the 4th, 0x8000000A the 5th).
+    mov rsi, repro_msg_cpu
+    call repro_puts64
+    mov eax, [CPUID_DUMP + 3 * 16]
+    and eax, 0xFF
+    mov rsi, repro_msg_maxphyaddr
+    call repro_field
+    mov eax, [CPUID_DUMP + 4 * 16 + 12]
+    mov rsi, repro_msg_svm_edx
+    call repro_field
+    mov al, 10
+    call repro_putc64
+
+    mov ebx, RECORDS
+    mov rsi, repro_msg_observed
+    call repro_puts64
+    mov eax, [rbx + 4]
+    cmp eax, REC_EXIT
+    je .exit
+    cmp eax, REC_HOST_EXC
+    je .exc
+    mov rsi, repro_msg_no_record
+    call repro_puts64
+    jmp .match
+.exit:
+    REPRO_FIELD rax, 8, repro_f_exit_code
+    REPRO_FIELD rax, 16, repro_f_info1
+    REPRO_FIELD rax, 24, repro_f_info2
+    REPRO_FIELD eax, 32, repro_f_intinfo
+    REPRO_FIELD eax, 36, repro_f_intinfo_err
+    REPRO_FIELD rax, 40, repro_f_rip
+    REPRO_FIELD rax, 48, repro_f_next_rip
+    jmp .match
+.exc:
+    mov rsi, repro_msg_exc
+    call repro_puts64
+    REPRO_FIELD rax, 8, repro_f_vector
+    REPRO_FIELD rax, 16, repro_f_error_code
+
+    ; r12: expected verdicts matched on exit_code bits 31:0 (and the defined fields); r13: of
+    ; those, the ones whose exit_code is equal in all 64 bits.
+.match:
+    mov al, 10
+    call repro_putc64
+    xor r12d, r12d
+    xor r13d, r13d
+    mov edi, [repro_data + 16]
+    add rdi, repro_data
+    xor ecx, ecx
+.exp:
+    cmp ecx, [repro_data + 12]
+    jae .say
+    mov eax, [rdi]
+    cmp eax, REPRO_EXP_EXIT
+    je .exp_exit
+    cmp eax, REPRO_EXP_HOSTEXC
+    jne .exp_next
+    cmp dword [rbx + 4], REC_HOST_EXC
+    jne .exp_next
+    mov rax, [rbx + 8]
+    cmp rax, [rdi + 8]
+    jne .exp_next
+    bts r12, rcx
+    bts r13, rcx
+    jmp .exp_next
+.exp_exit:
+    cmp dword [rbx + 4], REC_EXIT
+    jne .exp_next
+    mov eax, [rbx + 8]
+    cmp eax, [rdi + 8]
+    jne .exp_next
+    test dword [rdi + 4], REPRO_F_INFO1
+    jz .info2
+    mov rax, [rbx + 16]
+    cmp rax, [rdi + 16]
+    jne .exp_next
+.info2:
+    test dword [rdi + 4], REPRO_F_INFO2
+    jz .intinfo
+    mov rax, [rbx + 24]
+    cmp rax, [rdi + 24]
+    jne .exp_next
+.intinfo:
+    test dword [rdi + 4], REPRO_F_INTINFO
+    jz .exp_hit
+    ; EXITINTINFO without its V bit (31) carries nothing: it compares as 0.
+    mov rax, [rbx + 32]
+    bt eax, 31
+    jc .intinfo_cmp
+    xor eax, eax
+.intinfo_cmp:
+    cmp rax, [rdi + 32]
+    jne .exp_next
+.exp_hit:
+    bts r12, rcx
+    mov rax, [rbx + 8]
+    cmp rax, [rdi + 8]
+    jne .exp_next
+    bts r13, rcx
+.exp_next:
+    add rdi, REPRO_EXP_SIZE
+    inc ecx
+    jmp .exp
+
+.say:
+    mov rdx, r12
+    call repro_say_matches
+    ; More than one matched on bits 31:0 and the 64-bit exit_code tells some apart: say which.
+    mov rax, r12
+    lea rdx, [rax - 1]
+    test rax, rdx
+    jz repro_end
+    test r13, r13
+    jz repro_end
+    cmp r13, r12
+    je repro_end
+    mov rsi, repro_msg_all64
+    call repro_puts64
+    mov rdx, r13
+    call repro_labels
+    jmp repro_end
+
+repro_msg_no_svm:    db 'cannot run: this CPU has no SVM (CPUID 0x80000001 ECX bit 2 is clear): boot it on an AMD host, or under QEMU TCG with -cpu qemu64,+svm,+npt', 10, 0
+repro_msg_svm_edx:   db 'CPUID 0x8000000A EDX', 0
+repro_msg_no_record: db ' no record (the harness did not reach VMRUN)', 0
+repro_msg_exc:       db ' VMRUN raised an exception in L1:', 0
+repro_f_exit_code:   db 'exit_code', 0
+repro_f_info1:       db 'exit_info_1', 0
+repro_f_info2:       db 'exit_info_2', 0
+repro_f_intinfo:     db 'exit_int_info', 0
+repro_f_intinfo_err: db 'exit_int_info_err', 0
+repro_f_rip:         db 'rip', 0
+repro_f_next_rip:    db 'next_rip', 0
+repro_f_vector:      db 'vector', 0
+repro_f_error_code:  db 'error_code', 0
+repro_msg_all64:     db '; with all 64 bits of exit_code: ', 0
+%endif
+
 %include "host64.inc"
 %ifdef BOCHS
 %include "bochs.inc"

@@ -1,6 +1,9 @@
 ; nestfuzz VMX oracle harness: L1 for a batch of VMCS states on Bochs's Intel model
-; (corei7_sandy_bridge_2600k; oracle.md §6). Bochs only: assembled with -DBOCHS, entered by
-; optrom.asm in 32-bit protected mode, input loaded from the ATA disk (bochs.inc).
+; (corei7_sandy_bridge_2600k; oracle.md §6). Assembled with -DBOCHS: entered by optrom.asm in
+; 32-bit protected mode, input loaded from the ATA disk (bochs.inc). Assembled with -DREPRO: a
+; reproducer for one state (`nestfuzz export`), a Multiboot image whose memory comes from the data
+; block repro.inc loads; with -DREPRO -DBOCHS the same reproducer entered by optrom.asm, so Bochs
+; runs the code a KVM host runs (tests/oracle/exportVmx.spec.ts).
 ;
 ; Boot: long mode on the adapter's tables at HOST_PML4, a host GDT at HOST_GDT with a 64-bit TSS
 ; descriptor (SDM 27.2.3: the host TR selector must not be 0), CR4.VMXE and CR0.NE (SDM 24.8:
@@ -15,13 +18,28 @@
 ;
 ; After a VM exit only RSP/RIP and the host state the VMCS names are the harness's (SDM 28.5), so
 ; the loop keeps everything it needs in memory.
+;
+; REPRO: the host is whatever CPU boots the image (a KVM guest with nested VMX, Bochs), so what
+; depends on it comes from its MSRs at run time, as a kvm-unit-test does it: the revision id from
+; IA32_VMX_BASIC (as in the batch harness) and the VM-execution, VM-exit and VM-entry controls
+; fitted to its IA32_VMX_[TRUE_]*_CTLS (repro_adjust_controls), each change printed. Then the one
+; state runs and repro_vmx_report prints the outcome and the expected verdicts it matches.
 
 %include "layout.inc"
 %include "flat.inc"
 
 %ifndef BOCHS
-%error "vmx.asm runs on Bochs only (assemble with -DBOCHS)"
+%ifndef REPRO
+%error "vmx.asm runs on Bochs (-DBOCHS) or as a reproducer (-DREPRO)"
 %endif
+%endif
+
+; The batch harness's per-state text line (bochs.inc); a reproducer prints its own report instead.
+%macro EMIT_RECORD 0
+%ifndef REPRO
+    call emit_record
+%endif
+%endmacro
 
 bits 32
 org HARNESS_BASE
@@ -35,17 +53,40 @@ host_rip_entry:
     jmp vmx_exit
 bits 32
 
+%ifdef REPRO
+%ifndef BOCHS
+; Multiboot v1 (QEMU -kernel, GRUB): the header may sit anywhere 32-bit aligned in the first 8 KiB
+; (Multiboot 0.6.96 §3.1), so it follows the fixed host RIP; flag bit 16 (a.out kludge) loads the
+; whole file at HARNESS_BASE and enters start32 in flat 32-bit protected mode.
+MB_MAGIC equ 0x1BADB002
+MB_FLAGS equ 0x00010000
+align 4
+mb_header:
+    dd MB_MAGIC, MB_FLAGS, -(MB_MAGIC + MB_FLAGS)
+    dd mb_header, HARNESS_BASE, 0, 0, start32
+%endif
+%endif
+
 start32:
     cli
+%ifdef REPRO
+    cld                              ; optrom.asm clears DF; a multiboot loader need not
+%endif
     mov esp, STACK_TOP
     ; the host GDT lives at a fixed address (HOST_GDTR_BASE is part of the state the engine sees)
     mov esi, gdt
     mov edi, HOST_GDT
     mov ecx, (gdt_end - gdt) / 4
-    rep movsd
+    rep movsd                        ; eax/ebx stay as the multiboot loader left them
     lgdt [gdt_ptr]
+%ifdef BOCHS
     call boot_guard
+%endif
+%ifdef REPRO
+    call repro_boot                  ; harness/repro.inc: header, CPUID.1:ECX.VMX, the state's memory from the image
+%else
     call disk_load                   ; static image, input header and state pages (no paging yet)
+%endif
     mov eax, cr4
     or eax, HOST_CR4_VMX & ~(1 << 13) ; PAE, OSFXSR now; VMXE below
     mov cr4, eax
@@ -70,10 +111,12 @@ long64:
 
     ; CPUID as this CPU model reports it, so the adapter can give the engine the same guest CPUID.
     call cpuid_dump
+%ifndef REPRO
     mov rsi, msg_cpuid
     mov rdi, CPUID_DUMP
     mov r8d, (cpuid_leaves_end - cpuid_leaves) / 8 * 4
     call emit_u32s
+%endif
 
     ; capability MSRs 0x480.. in order; one the model lacks (#GP) reads as all-ones
     mov byte [probing], 1
@@ -88,10 +131,15 @@ long64:
     cmp ecx, 0x480 + VMX_CAP_COUNT
     jb .caps
     mov byte [probing], 0
+%ifdef REPRO
+    call repro_print_cpu
+    call repro_adjust_controls
+%else
     mov rsi, msg_caps
     mov rdi, VMX_CAPS
     mov r8d, VMX_CAP_COUNT
     call emit_u64s
+%endif
 
     ; IA32_FEATURE_CONTROL: lock it with VMX outside SMX unless the firmware locked it already
     mov ecx, 0x3A
@@ -102,6 +150,12 @@ long64:
     xor edx, edx
     wrmsr
 .locked:
+%ifdef REPRO
+    ; SDM 24.7: with the lock bit set and bit 2 (VMXON outside SMX) clear, VMXON raises #GP.
+    test eax, 1 << 2
+    mov rsi, repro_msg_feature_control
+    jz repro_stop64
+%endif
     mov rax, cr4
     or eax, 1 << 13                  ; VMXE
     mov cr4, rax
@@ -113,6 +167,9 @@ long64:
 
     mov eax, [INPUT_HDR + 8]         ; start index
     mov [CUR_INDEX], rax
+%ifdef REPRO
+    mov byte [repro_running], 1      ; a host exception from here on is the state's outcome
+%endif
 
 next_state:
     mov rsp, STACK_TOP
@@ -178,7 +235,7 @@ vmfail:
     mov edx, REC_VMFAIL_INVALID
 .rec:
     call record
-    call emit_record
+    EMIT_RECORD
     inc qword [CUR_INDEX]
     jmp next_state
 
@@ -201,17 +258,22 @@ vmx_exit:
 %assign k k + 1
 %endrep
     mov rcx, rbx
-    call emit_record
+    EMIT_RECORD
     inc qword [CUR_INDEX]
     jmp next_state
 
 vmxon_failed:
+%ifdef REPRO
+    mov rsi, repro_msg_vmxon
+    jmp repro_stop64
+%else
     mov rsi, msg_vmxon
     call puts64
     xchg bx, bx
 .hang:
     hlt
     jmp .hang
+%endif
 
 all_done:
     mov rax, [INPUT_HDR + 4]
@@ -221,11 +283,15 @@ all_done:
     mov edx, REC_END
     mov [CUR_INDEX], rax
     call record
+%ifdef REPRO
+    jmp repro_vmx_report
+%else
     call emit_record
     xchg bx, bx                      ; magic breakpoint: the debugger script's `c` returns, `quit` ends Bochs
 .hang:
     hlt
     jmp .hang
+%endif
 
 ; record: [RECORDS + CUR_INDEX * 64] = { u32 index, u32 kind (edx), u64 a (rsi), u64 b (rdi), 0... };
 ; returns the record's address in rcx.
@@ -250,9 +316,16 @@ host_exception:
     pop rdi                          ; error code
     cmp byte [probing], 0
     jne .probe
+%ifdef REPRO
+    cmp byte [repro_running], 0
+    je repro_setup_fault
+%endif
     mov edx, REC_HOST_EXC
     call record
-    call emit_record
+%ifdef REPRO
+    mov [rcx + 24], rbx              ; which instruction: vmfail's convention (encoding, -1 .. -3)
+%endif
+    EMIT_RECORD
     inc qword [CUR_INDEX]
     jmp next_state
 .probe:
@@ -313,5 +386,13 @@ gdt_ptr:
 msg_caps:  db "@NF M", 0
 msg_vmxon: db "@NF X vmxon", 10, 0
 
+%ifdef REPRO
+%include "vmx_repro.inc"
+%endif
 %include "host64.inc"
+%ifdef BOCHS
 %include "bochs.inc"
+%endif
+%ifdef REPRO
+%include "repro.inc"                 ; last: its data block label must end the image
+%endif

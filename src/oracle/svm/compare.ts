@@ -5,18 +5,12 @@ import type { OracleSvmCase } from '../../arbitraries/oracleSvm.ts';
 import type { Profile } from '../../engine/profiles.ts';
 import { run } from '../../engine/svm/run.ts';
 import type { RawOutcome } from '../raw.ts';
+import type { OracleComparison } from '../tally.ts';
 import { SVM_DIVERGENCES } from './divergences.ts';
 import { l2FirstAccessesVerdict } from './l2Translate.ts';
 import { diffSvmVerdicts, emulatorSvmVerdict, engineSvmVerdict, type SvmVerdict } from './verdict.ts';
 
-export interface SvmComparison {
-  engine: SvmVerdict;
-  emu: SvmVerdict;
-  engineFailed: string[];
-  diff: string[];
-  /** The listed divergence that explains `diff` (null when they agree or nothing explains it). */
-  explainedBy: string | null;
-}
+export type SvmComparison = OracleComparison<SvmVerdict>;
 
 export function compareSvmState(c: OracleSvmCase, raw: RawOutcome, profile: Profile, adapter: string): SvmComparison {
   const r = run(c.scenario, profile);

@@ -15,6 +15,11 @@ export interface SvmDivergenceCtx {
   diff: string[];
   /** The engine's failed consistency checks, in order. */
   engineFailed: string[];
+  /**
+   * L0 emulates L2's faulting access (a string I/O L1 does not intercept: export/mmu). Never set
+   * by the oracle's own states, whose L2 code the CPU runs.
+   */
+  emulatedAccess?: boolean;
 }
 
 export interface Divergence<Ctx> {
@@ -50,6 +55,13 @@ function loadedModes(c: OracleSvmCase): string[] {
   return [mode((s.efer & EFER.LMA) !== 0n), mode((s.efer & EFER.LME) !== 0n && pg)];
 }
 const EXIT_NPF = 0x400n;
+const EXIT_PF = 0x4en;
+
+/** Only exit_info_1 differs: the engine's has RSVD and P (a #PF-format error code), the emulator's the same without P. */
+function rsvdWithoutP(x: SvmDivergenceCtx, code: bigint): boolean {
+  return x.diff.length === 1 && x.diff[0] === 'exit_info_1' && x.engine.kind === 'exit' && x.emu.kind === 'exit' && x.engine.exit_code === code &&
+    (x.engine.exit_info_1 & 0x9n) === 0x9n && x.emu.exit_info_1 === (x.engine.exit_info_1 & ~1n);
+}
 
 /**
  * KVM checks Bochs 2.7 does not make (svm.md §3.3, Bochs column; oracle.md §5, §7): CR3 MBZ in any
@@ -167,9 +179,38 @@ export const SVM_DIVERGENCES: readonly Divergence<SvmDivergenceCtx>[] = [
     departs: 'emulator',
     reason: 'For a reserved-bit fault in L1\'s NPT (NX with L1\'s EFER.NXE clear, a bit above MAXPHYADDR) QEMU reports EXITINFO1 with RSVD but without P; the entry was present, and the #PF-format error code reports a reserved-bit violation with P set. KVM reflects the hardware\'s bits.',
     source: 'APM vol.2 8.4.2 (#PF error code: RSV with P=1) and 15.25.6 (#NPF EXITINFO1 uses the #PF format); nested_svm_inject_npf_exit',
+    explains: (x) => rsvdWithoutP(x, EXIT_NPF),
+  },
+  {
+    id: 'qemu-pf-rsvd-without-p',
+    adapters: ['qemu-svm'],
+    departs: 'emulator',
+    reason: 'Under nested paging, for a reserved-bit fault in L2\'s own page tables (a bit above MAXPHYADDR in a present entry) QEMU gives the #PF error code RSVD without P; the entry was present, and the #PF error code reports a reserved-bit violation with P set.',
+    source: 'APM vol.2 8.4.2 (#PF error code: RSV with P=1); measured here (nestfuzz export of nested-walk states with a reserved bit in L2\'s leaf, exit 0x4e)',
+    explains: (x) => rsvdWithoutP(x, EXIT_PF),
+  },
+  {
+    id: 'kvm-emulated-npf-page-gpa',
+    adapters: ['qemu-svm'],
+    departs: 'kvm',
+    reason: 'When L0 emulates an L2 access (a string I/O L1 does not intercept: L0 intercepts all I/O) and its walk fails the final translation in L1\'s NPT, KVM synthesizes the #NPF with exit_info_2 = the page-aligned GPA its walker translated; a CPU running L2 itself (QEMU TCG, no L0) reports the byte address.',
+    source: 'APM vol.2 15.25.6 (EXITINFO2: the faulting guest physical address); KVM paging_tmpl.h walk_addr_generic (kvm_translate_gpa of gfn_to_gpa(gfn)) and nested_svm_inject_npf_exit (exit_info_2 = fault->address); measured here (nestfuzz export, INS not intercepted)',
     explains: (x) =>
-      x.diff.length === 1 && x.diff[0] === 'exit_info_1' && x.engine.kind === 'exit' && x.emu.kind === 'exit' && x.engine.exit_code === EXIT_NPF &&
-      (x.engine.exit_info_1 & 0x9n) === 0x9n && x.emu.exit_info_1 === (x.engine.exit_info_1 & ~1n),
+      x.emulatedAccess === true && x.diff.length === 1 && x.diff[0] === 'exit_info_2' && x.engine.kind === 'exit' && x.emu.kind === 'exit' && x.engine.exit_code === EXIT_NPF &&
+      (x.engine.exit_info_1 & (1n << 32n)) !== 0n && (x.emu.exit_info_2 & 0xfffn) !== 0n && x.engine.exit_info_2 === (x.emu.exit_info_2 & ~0xfffn),
+  },
+  {
+    id: 'engine-pae-pdptes-as-registers',
+    adapters: ['qemu-svm'],
+    departs: 'engine-scope',
+    reason: 'The engine\'s walker takes a PAE L2\'s four PDPTEs as loaded registers; under nested paging they are read from CR3\'s page through L1\'s NPT (KVM reloads them lazily through the nested MMU), so an NPT hole at that page is a #NPF on the PDPTE\'s GPA (GUEST_PAGE) where the engine translates.',
+    source: 'KVM nested_svm_load_cr3 (with nested NPT the PDPTRs are marked for lazy reload, svm.md §3); measured here (nestfuzz export of PAE nested-walk states, tdp-table-missing on the PDPT page)',
+    explains: (x) => {
+      const s = x.c.scenario.vmcb12.save;
+      const paeLegacy = (s.cr4 & 0x20n) !== 0n && (s.efer & EFER.LMA) === 0n && (s.cr0 & CR0.PG) !== 0n;
+      return paeLegacy && x.emu.kind === 'exit' && x.emu.exit_code === EXIT_NPF && (x.emu.exit_info_1 & (1n << 33n)) !== 0n &&
+        (x.emu.exit_info_2 & ~0x1fn) === (s.cr3 & 0xffffffe0n) && !(x.engine.kind === 'exit' && x.engine.exit_code === EXIT_NPF && x.engine.exit_info_2 === x.emu.exit_info_2);
+    },
   },
   {
     id: 'kvm-event-inj-reserved-bits-stripped',

@@ -6,26 +6,16 @@
 import type { OracleSvmCase } from '../../arbitraries/oracleSvm.ts';
 import { encodeVmcb } from '../../arch/svm/codec.ts';
 import type { Profile } from '../../engine/profiles.ts';
-import { run } from '../../engine/svm/run.ts';
 import type { RawOutcome } from '../raw.ts';
 import type { SvmAdapter } from './adapters.ts';
-import { compareSvmState, type SvmComparison } from './compare.ts';
+import { BusyClock } from '../busyClock.ts';
+import { runHoldingBack } from '../holdBack.ts';
+import type { OracleBatchResult, OracleStateResult } from '../tally.ts';
+import { compareSvmState } from './compare.ts';
+import type { SvmVerdict } from './verdict.ts';
 
-export interface SvmStateResult {
-  index: number;
-  c: OracleSvmCase;
-  cmp: SvmComparison;
-  /** The batch verdict differed and the state was re-run alone; `cmp` is the alone verdict. */
-  rerunAlone: boolean;
-  /** Re-running alone changed the emulator's verdict: the batch result had leaked state. */
-  leaked: boolean;
-}
-
-export interface SvmBatchResult {
-  results: SvmStateResult[];
-  boots: number;
-  emulatorMs: number;
-}
+export type SvmStateResult = OracleStateResult<OracleSvmCase, SvmVerdict>;
+export type SvmBatchResult = OracleBatchResult<OracleSvmCase, SvmVerdict>;
 
 /** At most this many disagreements per batch are re-run alone (each costs one boot). */
 export const MAX_ALONE_RERUNS = 64;
@@ -87,43 +77,14 @@ export interface SvmBatchOptions {
 }
 
 export async function runSvmOracleBatch(cases: OracleSvmCase[], adapter: SvmAdapter, profile: Profile, jobs: number, opts: SvmBatchOptions = {}): Promise<SvmBatchResult> {
-  const t0 = performance.now();
-  const { held, runIdx } = holdBack(cases, adapter, profile);
-  const order = runIdx.sort((a, b) => Number(adapter.poisons(cases[a])) - Number(adapter.poisons(cases[b])) || a - b);
-  // One confirmation per predicted reason, run last: its boot ends there anyway.
-  for (const idx of held.values()) order.push(idx[0]);
-  const run = await adapter.runBatch(order.map((i) => encodeVmcb(cases[i].scenario.vmcb12)), jobs);
-  const raw: RawOutcome[] = new Array(cases.length);
-  order.forEach((i, k) => (raw[i] = run.outcomes[k]));
-  let boots = run.boots;
-  const unconfirmed: number[] = [];
-  for (const [why, idx] of held) {
-    const first = raw[idx[0]];
-    if (first.kind !== 'crash') unconfirmed.push(...idx.slice(1));
-    else for (const i of idx.slice(1)) raw[i] = { kind: 'crash', detail: `not run, predicted (${why}; confirmed on state ${idx[0]} of this batch): ${first.detail}` };
-  }
-  if (unconfirmed.length > 0) {
-    const rest = await adapter.runBatch(unconfirmed.map((i) => encodeVmcb(cases[i].scenario.vmcb12)), jobs);
-    unconfirmed.forEach((i, k) => (raw[i] = rest.outcomes[k]));
-    boots += rest.boots;
-  }
+  const clock = new BusyClock();
+  const emulator: SvmAdapter = { ...adapter, runBatch: (pages, j) => clock.time(() => adapter.runBatch(pages, j)) };
+  const { raw, boots: batchBoots } = await runHoldingBack<OracleSvmCase, RawOutcome>(
+    { cases, adapter: adapter.name, predict: (c) => adapter.predictCrash?.(c) ?? null, poisons: (c) => adapter.poisons(c) },
+    (idx) => emulator.runBatch(idx.map((i) => encodeVmcb(cases[i].scenario.vmcb12)), jobs),
+  );
+  let boots = batchBoots;
   const results: SvmStateResult[] = cases.map((c, index) => ({ index, c, cmp: compareSvmState(c, raw[index], profile, adapter.name), rerunAlone: false, leaked: false }));
-  if (opts.verifyAlone !== false) boots += await verifySuspects(results, adapter, profile, jobs);
-  return { results, boots, emulatorMs: performance.now() - t0 };
-}
-
-/**
- * States the adapter predicts will kill or hang the emulator (each costs a boot and a watchdog
- * wait), held back by reason. A prediction only counts where the engine enters L2: a state that
- * fails VMRUN never reaches the code that crashes, and must run for its verdict.
- */
-function holdBack(cases: OracleSvmCase[], adapter: SvmAdapter, profile: Profile): { held: Map<string, number[]>; runIdx: number[] } {
-  const held = new Map<string, number[]>();
-  const runIdx: number[] = [];
-  cases.forEach((c, i) => {
-    const why = adapter.predictCrash?.(c) ?? null;
-    if (why && run(c.scenario, profile).outcome === 'entered') held.set(why, [...(held.get(why) ?? []), i]);
-    else runIdx.push(i);
-  });
-  return { held, runIdx };
+  if (opts.verifyAlone !== false) boots += await verifySuspects(results, emulator, profile, jobs);
+  return { results, boots, emulatorMs: clock.ms };
 }

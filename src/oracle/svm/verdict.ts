@@ -19,6 +19,9 @@ export type SvmVerdict =
   /** An engine outcome with no hardware counterpart (KVM exits to userspace, ...). */
   | { kind: 'kvm-only'; detail: string };
 
+/** Every verdict kind, for reading verdicts back from corpus files. */
+export const SVM_VERDICT_KINDS = ['invalid', 'exit', 'host-exception', 'no-exit', 'crash', 'kvm-only'] as const satisfies readonly SvmVerdict['kind'][];
+
 const u32 = (v: bigint): bigint => v & 0xffffffffn;
 const INVALID_LOW32 = 0xffffffffn;
 

@@ -5,16 +5,11 @@ import type { OracleVmxCase } from '../../arbitraries/oracleVmx.ts';
 import type { Profile } from '../../engine/profiles.ts';
 import { runVmx } from '../../engine/vmx/run.ts';
 import type { VmxRawOutcome } from '../raw.ts';
+import type { OracleComparison } from '../tally.ts';
 import { VMX_DIVERGENCES } from './divergences.ts';
 import { diffVmxVerdicts, emulatorVmxVerdict, engineVmxVerdict, type VmxVerdict } from './verdict.ts';
 
-export interface VmxComparison {
-  engine: VmxVerdict;
-  emu: VmxVerdict;
-  engineFailed: string[];
-  diff: string[];
-  explainedBy: string | null;
-}
+export type VmxComparison = OracleComparison<VmxVerdict>;
 
 export function compareVmxState(c: OracleVmxCase, raw: VmxRawOutcome, profile: Profile, adapter: string): VmxComparison {
   const r = runVmx(c.scenario, profile);

@@ -6,22 +6,15 @@ import type { OracleVmxCase } from '../../arbitraries/oracleVmx.ts';
 import type { Profile } from '../../engine/profiles.ts';
 import type { VmxRawOutcome } from '../raw.ts';
 import type { VmxAdapter } from './adapters.ts';
-import { compareVmxState, type VmxComparison } from './compare.ts';
+import type { OracleBatchResult, OracleStateResult } from '../tally.ts';
+import { compareVmxState } from './compare.ts';
 import { encodeVmxStatePage } from './fieldList.ts';
+import { BusyClock } from '../busyClock.ts';
+import { runHoldingBack } from '../holdBack.ts';
+import type { VmxVerdict } from './verdict.ts';
 
-export interface VmxStateResult {
-  index: number;
-  c: OracleVmxCase;
-  cmp: VmxComparison;
-  rerunAlone: boolean;
-  leaked: boolean;
-}
-
-export interface VmxBatchResult {
-  results: VmxStateResult[];
-  boots: number;
-  emulatorMs: number;
-}
+export type VmxStateResult = OracleStateResult<OracleVmxCase, VmxVerdict>;
+export type VmxBatchResult = OracleBatchResult<OracleVmxCase, VmxVerdict>;
 
 /** At most this many disagreements per batch are re-run alone (each costs a ~1.6 s boot). */
 export const MAX_VMX_ALONE_RERUNS = 16;
@@ -56,13 +49,14 @@ export interface VmxBatchOptions {
 }
 
 export async function runVmxOracleBatch(cases: OracleVmxCase[], adapter: VmxAdapter, profile: Profile, jobs: number, opts: VmxBatchOptions = {}): Promise<VmxBatchResult> {
-  const order = cases.map((_, i) => i).sort((a, b) => Number(adapter.poisons(cases[a])) - Number(adapter.poisons(cases[b])) || a - b);
-  const t0 = performance.now();
-  const run = await adapter.runBatch(order.map((i) => encodeVmxStatePage(cases[i].scenario.vmcs12, adapter.absentFields)), jobs);
-  const raw: VmxRawOutcome[] = new Array(cases.length);
-  order.forEach((i, k) => (raw[i] = run.outcomes[k]));
-  let boots = run.boots;
+  const clock = new BusyClock();
+  const emulator: VmxAdapter = { ...adapter, runBatch: (pages, j) => clock.time(() => adapter.runBatch(pages, j)) };
+  const { raw, boots: batchBoots } = await runHoldingBack<OracleVmxCase, VmxRawOutcome>(
+    { cases, adapter: adapter.name, predict: (c) => adapter.predictCrash?.(c) ?? null, poisons: (c) => adapter.poisons(c) },
+    (idx) => emulator.runBatch(idx.map((i) => encodeVmxStatePage(cases[i].scenario.vmcs12, adapter.absentFields)), jobs),
+  );
+  let boots = batchBoots;
   const results: VmxStateResult[] = cases.map((c, index) => ({ index, c, cmp: compareVmxState(c, raw[index], profile, adapter.name), rerunAlone: false, leaked: false }));
-  if (opts.verifyAlone !== false) boots += await verifyAlone(results, adapter, profile, jobs);
-  return { results, boots, emulatorMs: performance.now() - t0 };
+  if (opts.verifyAlone !== false) boots += await verifyAlone(results, emulator, profile, jobs);
+  return { results, boots, emulatorMs: clock.ms };
 }

@@ -22,6 +22,11 @@ export type VmxVerdict =
   /** An engine outcome with no hardware counterpart (KVM exits to userspace, ...). */
   | { kind: 'kvm-only'; detail: string };
 
+/** Every verdict kind, for reading verdicts back from corpus files. */
+export const VMX_VERDICT_KINDS = [
+  'vmfail-invalid', 'vmfail-valid', 'entry-failure', 'exit', 'host-exception', 'vmwrite-failed', 'no-exit', 'crash', 'kvm-only',
+] as const satisfies readonly VmxVerdict['kind'][];
+
 const ENTRY_FAILURE = 0x80000000;
 
 function exitVerdict(reason: number, qualification: bigint): VmxVerdict {
