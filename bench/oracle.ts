@@ -24,6 +24,11 @@ export interface OracleBenchRow {
    */
   states_per_s_1: number;
   states_per_s_n: number;
+  /**
+   * The same batch again with `jobs` instances in the same process: predictions already confirmed,
+   * as every batch after a ride's first one runs.
+   */
+  states_per_s_n_confirmed: number;
   jobs: number;
   /** Whole comparison with `jobs` instances: emulator batch + engine + re-runs of suspects. */
   compare_states_per_s: number;
@@ -47,11 +52,13 @@ async function row(name: string, states: number, jobs: number, runBatch: (jobs: 
   const t0 = performance.now();
   const n = await runBatch(jobs);
   const wallMs = performance.now() - t0;
+  const again = await runBatch(jobs);
   const unexplained = n.results.filter((r) => r.cmp.diff.length > 0 && !r.cmp.explainedBy).length;
   return {
     adapter: name, states, jobs,
     states_per_s_1: Math.round(states / (one.emulatorMs / 1000)),
     states_per_s_n: Math.round(states / (n.emulatorMs / 1000)),
+    states_per_s_n_confirmed: Math.round(states / (again.emulatorMs / 1000)),
     compare_states_per_s: Math.round(states / (wallMs / 1000)),
     agreement_after_listed: +(1 - unexplained / states).toFixed(5),
     crashes: n.results.filter((r) => r.cmp.emu.kind === 'crash').length,
