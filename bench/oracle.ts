@@ -46,24 +46,29 @@ interface BatchFigures {
 
 /** One driver batch with `jobs` instances, from a process that has confirmed no prediction yet. */
 async function row(name: string, states: number, jobs: number, runBatch: (jobs: number) => Promise<BatchFigures>): Promise<OracleBenchRow> {
+  // Each batch's figures are taken as it ends and its results dropped, so the process's heap (and
+  // the GC threads competing with the emulators) stays that of one batch.
+  const rate = (b: BatchFigures): number => Math.round(states / (b.emulatorMs / 1000));
+  // npm run bench runs with --expose-gc: collect the previous batch's garbage before timing the next.
+  const collect = (): void => (globalThis as { gc?: () => void }).gc?.();
   forgetConfirmedPredictions();
-  const one = await runBatch(1);
+  collect();
+  const one = rate(await runBatch(1));
   forgetConfirmedPredictions();
+  collect();
   const t0 = performance.now();
   const n = await runBatch(jobs);
   const wallMs = performance.now() - t0;
-  const again = await runBatch(jobs);
-  const unexplained = n.results.filter((r) => r.cmp.diff.length > 0 && !r.cmp.explainedBy).length;
-  return {
-    adapter: name, states, jobs,
-    states_per_s_1: Math.round(states / (one.emulatorMs / 1000)),
-    states_per_s_n: Math.round(states / (n.emulatorMs / 1000)),
-    states_per_s_n_confirmed: Math.round(states / (again.emulatorMs / 1000)),
+  const fresh = {
+    states_per_s_n: rate(n),
     compare_states_per_s: Math.round(states / (wallMs / 1000)),
-    agreement_after_listed: +(1 - unexplained / states).toFixed(5),
+    agreement_after_listed: +(1 - n.results.filter((r) => r.cmp.diff.length > 0 && !r.cmp.explainedBy).length / states).toFixed(5),
     crashes: n.results.filter((r) => r.cmp.emu.kind === 'crash').length,
     boots: n.boots,
   };
+  collect();
+  const again = rate(await runBatch(jobs));
+  return { adapter: name, states, jobs, states_per_s_1: one, states_per_s_n_confirmed: again, ...fresh };
 }
 
 export async function oracleBench(sizes: Record<string, number>, jobs: number): Promise<OracleBenchRow[]> {
