@@ -4,6 +4,7 @@
 // Exit codes: 0 every invariant held (replay: no longer reproduces); 1 an invariant failed
 // (replay: still fails, as expected); 2 usage or input error; 3 internal error; 130 interrupted.
 
+import { applyCampaignV8Flags } from './campaign/v8Flags.ts';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { availableParallelism } from 'node:os';
@@ -107,6 +108,7 @@ function out(text: string): void {
 // commands
 
 async function cmdFuzz(args: string[]): Promise<number> {
+  applyCampaignV8Flags();
   const { values } = parseFlags('fuzz', args, {
     time: { type: 'string' },
     runs: { type: 'string' },
