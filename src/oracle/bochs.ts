@@ -317,14 +317,19 @@ export function cpuidFromLine(vals: bigint[] | undefined): number[][] {
   return CPUID_LEAVES.map((_, k) => [0, 1, 2, 3].map((r) => Number(vals[k * 4 + r] ?? 0n)));
 }
 
+/** The outcomes both harnesses record alike: no record (the batch ended early), a crash, a host exception. */
+function sharedOutcome(r: BochsRecord | { crash: string } | undefined): { kind: 'crash'; detail: string } | { kind: 'host-exception'; vector: number; error_code: bigint } {
+  if (r === undefined) return { kind: 'crash', detail: 'no record' };
+  if ('crash' in r) return { kind: 'crash', detail: r.crash };
+  return { kind: 'host-exception', vector: Number(r.f[0]), error_code: r.f[1] };
+}
+
 /** The bochs-svm adapter's runner: the same BatchRun shape as qemu.ts. */
 export async function runBochsSvm(pages: Uint8Array[], jobs = 1): Promise<BatchRun> {
   const b = await runBochs(SVM_HARNESS, pages, jobs);
   const outcomes: RawOutcome[] = Array.from(b.records, (r): RawOutcome => {
-    if (r === undefined) return { kind: 'crash', detail: 'no record' };
-    if ('crash' in r) return { kind: 'crash', detail: r.crash };
+    if (r === undefined || 'crash' in r || r.kind === LAYOUT.REC_HOST_EXC) return sharedOutcome(r);
     const [a, b1, c, d, e, f, g] = r.f;
-    if (r.kind === LAYOUT.REC_HOST_EXC) return { kind: 'host-exception', vector: Number(a), error_code: b1 };
     return {
       kind: 'exit',
       exit: { exit_code: a, exit_info_1: b1, exit_info_2: c, exit_int_info: Number(d & 0xffffffffn), exit_int_info_err: Number(d >> 32n), rip: e, next_rip: f, event_inj: g },
@@ -352,10 +357,8 @@ function failedInsn(b: bigint): VmxFailedInsn {
 export async function runBochsVmx(pages: Uint8Array[], jobs = 1): Promise<VmxBatchRun> {
   const b = await runBochs(VMX_HARNESS, pages, jobs);
   const outcomes: VmxRawOutcome[] = Array.from(b.records, (r): VmxRawOutcome => {
-    if (r === undefined) return { kind: 'crash', detail: 'no record' };
-    if ('crash' in r) return { kind: 'crash', detail: r.crash };
+    if (r === undefined || 'crash' in r || r.kind === LAYOUT.REC_HOST_EXC) return sharedOutcome(r);
     const [a, b1, c, d, e, f, g] = r.f;
-    if (r.kind === LAYOUT.REC_HOST_EXC) return { kind: 'host-exception', vector: Number(a), error_code: b1 };
     if (r.kind === LAYOUT.REC_VMFAIL_INVALID) return { kind: 'vmfail-invalid', failed: failedInsn(b1) };
     if (r.kind === LAYOUT.REC_VMFAIL_VALID) return { kind: 'vmfail-valid', error: Number(a & 0xffffffffn), failed: failedInsn(b1) };
     return {

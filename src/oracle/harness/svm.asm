@@ -117,13 +117,7 @@ next_state:
     jmp next_state
 
 all_done:
-    mov rax, [INPUT_HDR + 4]
-    and eax, 0xFFFFFFFF
-    xor esi, esi
-    xor edi, edi
-    mov edx, REC_END
-    mov [CUR_INDEX], rax
-    call record
+    call record_end
 %ifdef REPRO
     jmp repro_report                 ; print the observed outcome against the expected verdicts
 %endif
@@ -138,20 +132,6 @@ all_done:
 .hang:
     hlt
     jmp .hang
-
-; record: [RECORDS + CUR_INDEX * 64] = { u32 index, u32 kind (edx), u64 a (rsi), u64 b (rdi) };
-; returns the record's address in rcx. The adapter reads records once the emulator has exited;
-; its hang watchdog reads only the index word.
-record:
-    mov rax, [CUR_INDEX]
-    mov rcx, rax
-    shl rcx, 6
-    add rcx, RECORDS
-    mov [rcx + 4], edx
-    mov [rcx + 8], rsi
-    mov [rcx + 16], rdi
-    mov [rcx], eax
-    ret
 
 host_exception:
     pop rsi                          ; vector
@@ -351,6 +331,7 @@ repro_msg_all64:     db '; with all 64 bits of exit_code: ', 0
 %endif
 
 %include "host64.inc"
+%include "record.inc"
 %ifdef BOCHS
 %include "bochs.inc"
 %endif

@@ -276,13 +276,7 @@ vmxon_failed:
 %endif
 
 all_done:
-    mov rax, [INPUT_HDR + 4]
-    and eax, 0xFFFFFFFF
-    xor esi, esi
-    xor edi, edi
-    mov edx, REC_END
-    mov [CUR_INDEX], rax
-    call record
+    call record_end
 %ifdef REPRO
     jmp repro_vmx_report
 %else
@@ -292,24 +286,6 @@ all_done:
     hlt
     jmp .hang
 %endif
-
-; record: [RECORDS + CUR_INDEX * 64] = { u32 index, u32 kind (edx), u64 a (rsi), u64 b (rdi), 0... };
-; returns the record's address in rcx.
-record:
-    mov rax, [CUR_INDEX]
-    mov rcx, rax
-    shl rcx, 6
-    add rcx, RECORDS
-    mov [rcx + 4], edx
-    mov [rcx + 8], rsi
-    mov [rcx + 16], rdi
-    mov qword [rcx + 24], 0
-    mov qword [rcx + 32], 0
-    mov qword [rcx + 40], 0
-    mov qword [rcx + 48], 0
-    mov qword [rcx + 56], 0
-    mov [rcx], eax
-    ret
 
 host_exception:
     pop rsi                          ; vector
@@ -390,6 +366,7 @@ msg_vmxon: db "@NF X vmxon", 10, 0
 %include "vmx_repro.inc"
 %endif
 %include "host64.inc"
+%include "record.inc"
 %ifdef BOCHS
 %include "bochs.inc"
 %endif

@@ -8,8 +8,7 @@ import { encodeVmcb } from '../../arch/svm/codec.ts';
 import type { Profile } from '../../engine/profiles.ts';
 import type { RawOutcome } from '../raw.ts';
 import type { SvmAdapter } from './adapters.ts';
-import { BusyClock } from '../busyClock.ts';
-import { runHoldingBack } from '../holdBack.ts';
+import { runOracleBatch } from '../batch.ts';
 import type { OracleBatchResult, OracleStateResult } from '../tally.ts';
 import { compareSvmState } from './compare.ts';
 import type { SvmVerdict } from './verdict.ts';
@@ -76,15 +75,11 @@ export interface SvmBatchOptions {
   verifyAlone?: boolean;
 }
 
-export async function runSvmOracleBatch(cases: OracleSvmCase[], adapter: SvmAdapter, profile: Profile, jobs: number, opts: SvmBatchOptions = {}): Promise<SvmBatchResult> {
-  const clock = new BusyClock();
-  const emulator: SvmAdapter = { ...adapter, runBatch: (pages, j) => clock.time(() => adapter.runBatch(pages, j)) };
-  const { raw, boots: batchBoots } = await runHoldingBack<OracleSvmCase, RawOutcome>(
-    { cases, adapter: adapter.name, predict: (c) => adapter.predictCrash?.(c) ?? null, poisons: (c) => adapter.poisons(c) },
-    (idx) => emulator.runBatch(idx.map((i) => encodeVmcb(cases[i].scenario.vmcb12)), jobs),
-  );
-  let boots = batchBoots;
-  const results: SvmStateResult[] = cases.map((c, index) => ({ index, c, cmp: compareSvmState(c, raw[index], profile, adapter.name), rerunAlone: false, leaked: false }));
-  if (opts.verifyAlone !== false) boots += await verifySuspects(results, emulator, profile, jobs);
-  return { results, boots, emulatorMs: clock.ms };
+export function runSvmOracleBatch(cases: OracleSvmCase[], adapter: SvmAdapter, profile: Profile, jobs: number, opts: SvmBatchOptions = {}): Promise<SvmBatchResult> {
+  return runOracleBatch<OracleSvmCase, RawOutcome, SvmVerdict, SvmAdapter>({
+    cases, adapter, jobs,
+    encode: (c) => encodeVmcb(c.scenario.vmcb12),
+    compare: (c, raw) => compareSvmState(c, raw, profile, adapter.name),
+    verify: opts.verifyAlone === false ? null : (results, emulator) => verifySuspects(results, emulator, profile, jobs),
+  });
 }

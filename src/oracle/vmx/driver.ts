@@ -9,8 +9,7 @@ import type { VmxAdapter } from './adapters.ts';
 import type { OracleBatchResult, OracleStateResult } from '../tally.ts';
 import { compareVmxState } from './compare.ts';
 import { encodeVmxStatePage } from './fieldList.ts';
-import { BusyClock } from '../busyClock.ts';
-import { runHoldingBack } from '../holdBack.ts';
+import { runOracleBatch } from '../batch.ts';
 import type { VmxVerdict } from './verdict.ts';
 
 export type VmxStateResult = OracleStateResult<OracleVmxCase, VmxVerdict>;
@@ -48,15 +47,11 @@ export interface VmxBatchOptions {
   verifyAlone?: boolean;
 }
 
-export async function runVmxOracleBatch(cases: OracleVmxCase[], adapter: VmxAdapter, profile: Profile, jobs: number, opts: VmxBatchOptions = {}): Promise<VmxBatchResult> {
-  const clock = new BusyClock();
-  const emulator: VmxAdapter = { ...adapter, runBatch: (pages, j) => clock.time(() => adapter.runBatch(pages, j)) };
-  const { raw, boots: batchBoots } = await runHoldingBack<OracleVmxCase, VmxRawOutcome>(
-    { cases, adapter: adapter.name, predict: (c) => adapter.predictCrash?.(c) ?? null, poisons: (c) => adapter.poisons(c) },
-    (idx) => emulator.runBatch(idx.map((i) => encodeVmxStatePage(cases[i].scenario.vmcs12, adapter.absentFields)), jobs),
-  );
-  let boots = batchBoots;
-  const results: VmxStateResult[] = cases.map((c, index) => ({ index, c, cmp: compareVmxState(c, raw[index], profile, adapter.name), rerunAlone: false, leaked: false }));
-  if (opts.verifyAlone !== false) boots += await verifyAlone(results, emulator, profile, jobs);
-  return { results, boots, emulatorMs: clock.ms };
+export function runVmxOracleBatch(cases: OracleVmxCase[], adapter: VmxAdapter, profile: Profile, jobs: number, opts: VmxBatchOptions = {}): Promise<VmxBatchResult> {
+  return runOracleBatch<OracleVmxCase, VmxRawOutcome, VmxVerdict, VmxAdapter>({
+    cases, adapter, jobs,
+    encode: (c) => encodeVmxStatePage(c.scenario.vmcs12, adapter.absentFields),
+    compare: (c, raw) => compareVmxState(c, raw, profile, adapter.name),
+    verify: opts.verifyAlone === false ? null : (results, emulator) => verifyAlone(results, emulator, profile, jobs),
+  });
 }
