@@ -4,12 +4,13 @@
 
 import { BusyClock } from './busyClock.ts';
 import { runHoldingBack, type CrashOutcome } from './holdBack.ts';
+import { encodedStates, pickStates, type StatePages } from './statePages.ts';
 import type { OracleBatchResult, OracleComparison, OracleStateResult } from './tally.ts';
 
 /** What a batch needs of an SVM or VMX adapter. */
 export interface BatchAdapter<C, R> {
   name: string;
-  runBatch(pages: Uint8Array[], jobs: number): Promise<{ outcomes: R[]; boots: number }>;
+  runBatch(lanes: readonly StatePages[], jobs: number): Promise<{ outcomes: R[]; boots: number }>;
   poisons(c: C): boolean;
   predictCrash?(c: C): string | null;
 }
@@ -18,8 +19,8 @@ export interface OracleBatchPlan<C, R, V, A extends BatchAdapter<C, R>> {
   cases: C[];
   adapter: A;
   jobs: number;
-  /** The state as the harness's input page. */
-  encode: (c: C) => Uint8Array;
+  /** Writes the state as the harness's input page into `dst` (zeroed). */
+  encodeInto: (dst: Uint8Array, c: C) => void;
   compare: (c: C, raw: R | CrashOutcome) => OracleComparison<V>;
   /** Re-runs unexplained disagreements on `emulator` (the timed adapter); returns boots. Null: none. */
   verify: ((results: OracleStateResult<C, V>[], emulator: A) => Promise<number>) | null;
@@ -28,10 +29,11 @@ export interface OracleBatchPlan<C, R, V, A extends BatchAdapter<C, R>> {
 export async function runOracleBatch<C, R extends { kind: string }, V, A extends BatchAdapter<C, R>>(p: OracleBatchPlan<C, R, V, A>): Promise<OracleBatchResult<C, V>> {
   const { cases, adapter, jobs } = p;
   const clock = new BusyClock();
-  const emulator: A = { ...adapter, runBatch: (pages: Uint8Array[], j: number) => clock.time(() => adapter.runBatch(pages, j)) };
+  const emulator: A = { ...adapter, runBatch: (lanes: readonly StatePages[], j: number) => clock.time(() => adapter.runBatch(lanes, j)) };
+  const states = encodedStates(cases, p.encodeInto);
   const held = await runHoldingBack<C, R>(
-    { cases, adapter: adapter.name, predict: (c) => adapter.predictCrash?.(c) ?? null, poisons: (c) => adapter.poisons(c) },
-    (idx) => emulator.runBatch(idx.map((i) => p.encode(cases[i])), jobs),
+    { cases, adapter: adapter.name, predict: (c) => adapter.predictCrash?.(c) ?? null, poisons: (c) => adapter.poisons(c), jobs },
+    (lanes) => emulator.runBatch(lanes.map((idx) => pickStates(states, idx)), jobs),
   );
   const results: OracleStateResult<C, V>[] = cases.map((c, index) => ({ index, c, cmp: p.compare(c, held.raw[index]), rerunAlone: false, leaked: false }));
   const reruns = p.verify ? await p.verify(results, emulator) : 0;

@@ -16,6 +16,10 @@ import { assembleHarness } from './assemble.ts';
 import { inputHeader, staticImage, vmxStaticImage, type Segment } from './image.ts';
 import { CPUID_LEAVES, LAYOUT, statePage } from './layout.ts';
 import type { BatchRun, RawOutcome, VmxBatchRun, VmxFailedInsn, VmxRawOutcome } from './raw.ts';
+import { runLanes } from './lanes.ts';
+import { StallWatch } from './stallWatch.ts';
+import type { StatePages } from './statePages.ts';
+import { VMCB_DEFINED_BYTES } from '../arch/svm/layout.ts';
 
 export const BOCHS_BINARY = 'bochs';
 /** AMD model with SVM and NPT (oracle.md §4.1). */
@@ -34,11 +38,12 @@ const MAX_EXTENTS = Math.floor((SECTOR - 8) / 20);
 /**
  * No new line for this long means Bochs hung on the current state (boot gets BOOT_STALL_MS). A
  * state takes well under a millisecond (measured: 2,000 valid VMX states in ~0.7 s, SVM ~0.25 ms
- * each); a false hang under load is an unexplained crash, which the drivers re-run alone.
+ * each), and every hang the hold-back does not predict costs this long; a false hang under load
+ * is an unexplained crash, which the drivers re-run alone.
  */
-const STALL_MS = 1000;
+const STALL_MS = 300;
 const BOOT_STALL_MS = 10_000;
-const POLL_MS = 100;
+const POLL_MS = 50;
 
 /** One harness record as printed: u32 index, u32 kind, seven u64 fields. */
 export interface BochsRecord {
@@ -80,7 +85,7 @@ interface Extent {
  * 4 KiB pages (segments sharing or touching pages coalesce, so the directory stays one sector),
  * then the first `stateBytes` bytes of every state from `start` on, padded to whole sectors.
  */
-function diskImage(pages: Uint8Array[], stateBytes: number, start: number, fixed: Segment[]): Buffer {
+function diskImage(pages: StatePages, stateBytes: number, start: number, fixed: Segment[]): Buffer {
   const PAGE = 0x1000;
   const memory = new Map<number, Uint8Array>();
   const header = inputHeader(pages.length, start);
@@ -115,9 +120,9 @@ function diskImage(pages: Uint8Array[], stateBytes: number, start: number, fixed
   // A resumed boot loads only the states from `start` on: the harness never reads the others.
   const perState = Math.ceil(stateBytes / SECTOR);
   const todo = pages.length - start;
+  const statesLba = lba;
   if (todo > 0) {
     extents.push({ gpa: statePage(start), lba, sectors: perState, chunks: todo, stride: PAGE });
-    for (let i = start; i < pages.length; i++) blobs.push({ lba: lba + (i - start) * perState, bytes: pages[i].subarray(0, Math.min(pages[i].length, perState * SECTOR)) });
     lba += perState * todo;
   }
   if (extents.length > MAX_EXTENTS) throw new Error(`bochs: ${extents.length} disk extents, the directory holds ${MAX_EXTENTS}`);
@@ -126,6 +131,10 @@ function diskImage(pages: Uint8Array[], stateBytes: number, start: number, fixed
   image.writeUInt32LE(extents.length, 4);
   extents.forEach((e, k) => [e.gpa, e.lba, e.sectors, e.chunks, e.stride].forEach((v, j) => image.writeUInt32LE(v, 8 + k * 20 + j * 4)));
   for (const b of blobs) image.set(b.bytes, b.lba * SECTOR);
+  for (let i = start; i < pages.length; i++) {
+    const off = (statesLba + (i - start) * perState) * SECTOR;
+    pages.writeInto(i, image.subarray(off, off + stateBytes));
+  }
   return image;
 }
 
@@ -184,25 +193,25 @@ function boot(dir: string, allLines = false): Promise<Boot> {
     const lines: string[] = [];
     let partial = '';
     let timedOut = false;
-    let lastProgress = performance.now();
+    const stall = new StallWatch(POLL_MS);
     p.stdout.on('data', (d: Buffer) => {
       const parts = (partial + d.toString('latin1')).split('\n');
       partial = parts.pop() ?? '';
       for (const l of parts) {
         if (allLines) {
           lines.push(l.replace(/\r$/, ''));
-          lastProgress = performance.now();
+          stall.progress();
           continue;
         }
         const m = LINE.exec(l);
         if (m) {
           lines.push(`${m[1]}${m[2]}`);
-          lastProgress = performance.now();
+          stall.progress();
         }
       }
     });
     const watchdog = setInterval(() => {
-      if (performance.now() - lastProgress > (lines.length === 0 ? BOOT_STALL_MS : STALL_MS)) {
+      if (stall.stalledFor() > (lines.length === 0 ? BOOT_STALL_MS : STALL_MS)) {
         timedOut = true;
         p.kill('SIGKILL');
       }
@@ -245,7 +254,7 @@ function scratchRoot(): string {
 }
 
 /** One Bochs instance running `pages` in as many boots as crashes require. */
-async function runInstance(h: BochsHarness, pages: Uint8Array[]): Promise<BochsBatch> {
+async function runInstance(h: BochsHarness, pages: StatePages): Promise<BochsBatch> {
   const harnessBin = assembleHarness(h.name, ['BOCHS']);
   const dir = mkdtempSync(join(scratchRoot(), `nestfuzz-bochs-${process.pid}-${instanceSerial++}-`));
   const n = pages.length;
@@ -294,21 +303,12 @@ async function runInstance(h: BochsHarness, pages: Uint8Array[]): Promise<BochsB
   return { records, boots, extra };
 }
 
-/** Runs every page on Bochs over `jobs` parallel instances (order kept). */
-export async function runBochs(h: BochsHarness, pages: Uint8Array[], jobs = 1): Promise<BochsBatch> {
-  const per = Math.min(LAYOUT.MAX_STATES - 1, Math.max(1, Math.ceil(pages.length / Math.max(1, jobs))));
-  const chunks: Uint8Array[][] = [];
-  for (let i = 0; i < pages.length; i += per) chunks.push(pages.slice(i, i + per));
-  // An empty batch still boots once: it is how the adapter reads CPUID.
-  if (chunks.length === 0) chunks.push([]);
-  // At most `jobs` instances at once; more chunks than that (past MAX_STATES each) run in waves.
-  const results: BochsBatch[] = [];
-  for (let w = 0; w < chunks.length; w += Math.max(1, jobs)) results.push(...(await Promise.all(chunks.slice(w, w + Math.max(1, jobs)).map((c) => runInstance(h, c)))));
+/** Runs every lane on Bochs, each on an instance of its own (lanes.ts), at most `jobs` at once. */
+export async function runBochs(h: BochsHarness, lanes: readonly StatePages[], jobs = 1): Promise<BochsBatch> {
+  const results = await runLanes(lanes, jobs, LAYOUT.MAX_STATES - 1, (p) => runInstance(h, p));
   return { records: results.flatMap((r) => r.records), boots: results.reduce((s, r) => s + r.boots, 0), extra: results[0]?.extra ?? new Map() };
 }
 
-/** Control area (0x000–0x3ff) and save area (0x400–0x6ff): all the harness reads of a VMCB. */
-const VMCB_DEFINED_BYTES = 0x700;
 const SVM_HARNESS: BochsHarness = { name: 'svm', cpu: BOCHS_SVM_CPU, stateBytes: VMCB_DEFINED_BYTES };
 
 /** The "@NF C" line: CPUID_LEAVES x [eax, ebx, ecx, edx]. */
@@ -325,8 +325,8 @@ function sharedOutcome(r: BochsRecord | { crash: string } | undefined): { kind: 
 }
 
 /** The bochs-svm adapter's runner: the same BatchRun shape as qemu.ts. */
-export async function runBochsSvm(pages: Uint8Array[], jobs = 1): Promise<BatchRun> {
-  const b = await runBochs(SVM_HARNESS, pages, jobs);
+export async function runBochsSvm(lanes: readonly StatePages[], jobs = 1): Promise<BatchRun> {
+  const b = await runBochs(SVM_HARNESS, lanes, jobs);
   const outcomes: RawOutcome[] = Array.from(b.records, (r): RawOutcome => {
     if (r === undefined || 'crash' in r || r.kind === LAYOUT.REC_HOST_EXC) return sharedOutcome(r);
     const [a, b1, c, d, e, f, g] = r.f;
@@ -354,8 +354,8 @@ function failedInsn(b: bigint): VmxFailedInsn {
 }
 
 /** The bochs-vmx adapter's runner (harness/vmx.asm on corei7_sandy_bridge_2600k). */
-export async function runBochsVmx(pages: Uint8Array[], jobs = 1): Promise<VmxBatchRun> {
-  const b = await runBochs(VMX_HARNESS, pages, jobs);
+export async function runBochsVmx(lanes: readonly StatePages[], jobs = 1): Promise<VmxBatchRun> {
+  const b = await runBochs(VMX_HARNESS, lanes, jobs);
   const outcomes: VmxRawOutcome[] = Array.from(b.records, (r): VmxRawOutcome => {
     if (r === undefined || 'crash' in r || r.kind === LAYOUT.REC_HOST_EXC) return sharedOutcome(r);
     const [a, b1, c, d, e, f, g] = r.f;

@@ -1,10 +1,12 @@
 // Holding back states predicted to kill or hang the emulator (each costs a boot, and a hang the
-// watchdog's wait as well). One state per reason runs, first, in a fresh emulator, to confirm the
-// prediction; the others of that reason get the confirmed death as their verdict without running.
-// A prediction is about the state alone (the verdict the drivers trust, oracle.md §7): later in a
-// batch, state left by earlier runs can turn the crash into an exit (measured on QEMU: after a
-// poisoner, event delivery fails with #GP instead of aborting). When a confirmation does not
-// crash, every state held back for its reason runs for real. Poisoners run last.
+// watchdog's wait as well). One state per reason runs to confirm the prediction; the others of
+// that reason get the confirmed death as their verdict without running. A confirmation runs at the
+// end of a lane (lanes.ts), where the death ends that instance's work instead of costing a
+// reboot, and before any poisoner: a prediction is about the state alone (the verdict the drivers
+// trust, oracle.md §7), and state left by a poisoner can turn the crash into an exit (measured on
+// QEMU: after an INT3 loop, event delivery fails with #GP instead of aborting). When a
+// confirmation does not crash, every state held back for its reason runs for real. Poisoners run
+// last, in the last lane.
 
 export type CrashOutcome = { kind: 'crash'; detail: string };
 
@@ -15,6 +17,8 @@ export interface HoldBackPlan<C> {
   /** Why this state is known to kill or hang the emulator, or null (already gated by the engine). */
   predict: (c: C) => string | null;
   poisons: (c: C) => boolean;
+  /** Emulator instances at once: the batch runs as this many lanes. */
+  jobs: number;
 }
 
 /**
@@ -30,12 +34,35 @@ export function forgetConfirmedPredictions(): void {
 }
 
 /**
- * Runs `plan.cases` through `run` (a batch of case indices, in order, on the emulator) with
- * predicted crashers held back; returns every case's raw outcome and the boots spent.
+ * The lanes of a batch: the states that run cut into `jobs` lanes of equal work, the poisoners at
+ * the end of the last lane (which takes fewer of the others), and the confirmations dealt to the
+ * lanes' ends, before the poisoners. Empty lanes are dropped.
+ */
+export function planLanes(clean: readonly number[], confirmations: readonly number[], poisoners: readonly number[], jobs: number): number[][] {
+  const j = Math.max(1, jobs);
+  const share = Math.ceil((clean.length + poisoners.length) / j);
+  const lanes: number[][] = [];
+  let k = 0;
+  for (let l = 0; l < j - 1; l++) {
+    const take = Math.min(share, clean.length - k);
+    lanes.push(clean.slice(k, k + take));
+    k += take;
+  }
+  lanes.push(clean.slice(k));
+  confirmations.forEach((i, c) => lanes[c % j].push(i));
+  lanes[j - 1].push(...poisoners);
+  const busy = lanes.filter((l) => l.length > 0);
+  return busy.length > 0 ? busy : [[]];
+}
+
+/**
+ * Runs `plan.cases` through `run` (lanes of case indices, each in order on an emulator instance;
+ * outcomes in lane order) with predicted crashers held back; returns every case's raw outcome and
+ * the boots spent.
  */
 export async function runHoldingBack<C, R extends { kind: string }>(
   plan: HoldBackPlan<C>,
-  run: (indices: number[]) => Promise<{ outcomes: R[]; boots: number }>,
+  run: (lanes: number[][]) => Promise<{ outcomes: R[]; boots: number }>,
 ): Promise<{ raw: (R | CrashOutcome)[]; boots: number }> {
   const { cases, adapter } = plan;
   const held = new Map<string, number[]>();
@@ -48,8 +75,9 @@ export async function runHoldingBack<C, R extends { kind: string }>(
   const key = (why: string): string => `${adapter}|${why}`;
   const confirmations = [...held].filter(([why]) => !confirmed.has(key(why))).map(([, idx]) => idx[0]);
   const poisoners = runIdx.filter((i) => plan.poisons(cases[i]));
-  const order = [...confirmations, ...runIdx.filter((i) => !plan.poisons(cases[i])), ...poisoners];
-  const first = await run(order);
+  const lanes = planLanes(runIdx.filter((i) => !plan.poisons(cases[i])), confirmations, poisoners, plan.jobs);
+  const order = lanes.flat();
+  const first = await run(lanes);
   const raw: (R | CrashOutcome)[] = new Array(cases.length);
   order.forEach((i, k) => (raw[i] = first.outcomes[k]));
   let boots = first.boots;
@@ -76,9 +104,10 @@ export async function runHoldingBack<C, R extends { kind: string }>(
     for (const i of rest) raw[i] = { kind: 'crash', detail: `not run, predicted (${why}; confirmed ${where}): ${detail}` };
   }
   if (unconfirmed.length > 0) {
-    const again = await run(unconfirmed);
-    unconfirmed.forEach((i, k) => (raw[i] = again.outcomes[k]));
-    boots += again.boots;
+    const again = planLanes(unconfirmed, [], [], plan.jobs);
+    const out = await run(again);
+    again.flat().forEach((i, k) => (raw[i] = out.outcomes[k]));
+    boots += out.boots;
   }
   return { raw, boots };
 }

@@ -203,12 +203,16 @@ export function vmxReproImage(snippet: GuestSnippet): Segment[] {
   return [hostTables(), guestCode(), snippetIdtPair(snippet)[0], eptIdentity()];
 }
 
-/** The batch header at INPUT_HDR: magic, count, start index. */
-export function inputHeader(count: number, start: number): Segment {
+/**
+ * The batch header at INPUT_HDR: magic, count, start index, and how many states are in place
+ * (all of them unless the adapter streams them in, qemu.ts).
+ */
+export function inputHeader(count: number, start: number, ready = count): Segment {
   const bytes = new Uint8Array(16);
   const dv = new DataView(bytes.buffer);
   dv.setUint32(0, LAYOUT.INPUT_MAGIC, true);
   dv.setUint32(4, count, true);
   dv.setUint32(8, start, true);
+  dv.setUint32(12, ready, true);
   return { gpa: LAYOUT.INPUT_HDR, bytes };
 }

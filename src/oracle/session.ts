@@ -21,6 +21,7 @@ import { describeSvmVerdict, type SvmVerdict } from './svm/verdict.ts';
 import { runTallied, type OracleArch, type OracleReportBase, type OracleUnexplainedOf } from './tally.ts';
 import { getVmxAdapter, VMX_ADAPTER_NAMES, type VmxAdapter } from './vmx/adapters.ts';
 import { runVmxOracleSession, type VmxOracleSessionReport } from './vmx/session.ts';
+import { pageList } from './statePages.ts';
 
 export type { OracleReportBase } from './tally.ts';
 
@@ -63,7 +64,7 @@ export function requireAdapter(name: string): AnyOracleAdapter {
 
 /** The CPU model as the harness reports it (one empty boot). */
 export async function probeCpu(adapter: SvmAdapter): Promise<OracleCpu> {
-  const r = await adapter.runBatch([], 1);
+  const r = await adapter.runBatch([pageList([])], 1);
   return cpuFromCpuid(adapter.model, r.cpuid);
 }
 

@@ -26,6 +26,7 @@ import { BOCHS_VMX } from '../../src/oracle/vmx/adapters.ts';
 import { describeVmxCaps, vmxCpuFromDump } from '../../src/oracle/vmx/cpu.ts';
 import { encodeVmxStatePage } from '../../src/oracle/vmx/fieldList.ts';
 import { probeVmxCpu } from '../../src/oracle/vmx/session.ts';
+import { pageList } from '../../src/oracle/statePages.ts';
 
 const kvmNext = getProfile('kvm-next')!;
 const tmp = tempDir('oracle-vmx');
@@ -55,7 +56,7 @@ describe('bochs-vmx oracle', () => {
   it('should exit with reason 10 (CPUID) and 12 (HLT) from the valid base, as the engine does', async () => {
     const cpu = await probeVmxCpu(BOCHS_VMX);
     const cases = (['cpuid', 'hlt'] as const).flatMap((snippet) => [true, false].map((ept) => buildOracleVmxCase(cpu, { snippet, ept }, [])));
-    const r = await BOCHS_VMX.runBatch(cases.map((c) => encodeVmxStatePage(c.scenario.vmcs12, BOCHS_VMX.absentFields)), 1);
+    const r = await BOCHS_VMX.runBatch([pageList(cases.map((c) => encodeVmxStatePage(c.scenario.vmcs12, BOCHS_VMX.absentFields)))], 1);
     cases.forEach((c, i) => {
       const reason = c.choice.snippet === 'cpuid' ? 10 : 12;
       expect(r.outcomes[i]).toMatchObject({ kind: 'exit', exit: { exit_reason: reason, guest_rip: BigInt(snippetRip(c.choice.snippet)), instruction_len: reason === 10 ? 2 : 1 } });
@@ -71,7 +72,7 @@ describe('bochs-vmx oracle', () => {
       buildOracleVmxCase(cpu, base, [['host-tr-selector-zero', 0]]), // SDM 26.2.3: host TR selector 0: VMfailValid(8)
       buildOracleVmxCase(cpu, base, [['guest-vmcs-link-ptr-invalid-address', 0]]), // SDM 26.3.1.5: exit 33, qualification 4
     ];
-    const r = await BOCHS_VMX.runBatch(cases.map((c) => encodeVmxStatePage(c.scenario.vmcs12, BOCHS_VMX.absentFields)), 1);
+    const r = await BOCHS_VMX.runBatch([pageList(cases.map((c) => encodeVmxStatePage(c.scenario.vmcs12, BOCHS_VMX.absentFields)))], 1);
     expect(r.outcomes[0]).toMatchObject({ kind: 'vmfail-valid', error: 7, failed: { insn: 'vmlaunch' } });
     expect(r.outcomes[1]).toMatchObject({ kind: 'vmfail-valid', error: 8, failed: { insn: 'vmlaunch' } });
     expect(r.outcomes[2]).toMatchObject({ kind: 'exit', exit: { exit_reason: 0x80000021, exit_qualification: 4n } });

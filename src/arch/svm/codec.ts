@@ -6,7 +6,7 @@
 // 2^32/2^16/2^8), so decode(encode(v)) equals v only when every value fits its field.
 
 import type { Vmcb, VmcbControl, VmcbSave, VmcbSeg } from './vmcb.ts';
-import { VMCB_CONTROL_AREA_SIZE, VMCB_PAGE_SIZE } from './layout.ts';
+import { VMCB_CONTROL_AREA_SIZE, VMCB_DEFINED_BYTES, VMCB_PAGE_SIZE } from './layout.ts';
 
 const LE = true;
 
@@ -253,6 +253,17 @@ export function encodeVmcb(v: Vmcb): Uint8Array {
   writeControl(dv, v.control);
   writeSave(dv, v.save);
   return page;
+}
+
+/**
+ * Encode the control and save areas into the first VMCB_DEFINED_BYTES of `dst`, which the caller
+ * has zeroed: an oracle batch writes 50,000 states straight into the emulator's input this way
+ * instead of allocating a page each. Throws a RangeError on a shorter `dst` (a caller bug).
+ */
+export function encodeVmcbInto(dst: Uint8Array, v: Vmcb): void {
+  const dv = writableView('encodeVmcbInto', dst, VMCB_DEFINED_BYTES);
+  writeControl(dv, v.control);
+  writeSave(dv, v.save);
 }
 
 /**

@@ -12,6 +12,8 @@ export const VMCB_PAGE_SIZE = 4096;
 export const VMCB_CONTROL_AREA_SIZE = 0x400;
 /** struct vmcb_save_area starts right after the control area. */
 export const VMCB_SAVE_AREA_OFFSET = 0x400;
+/** The control area (0x000–0x3FF) and save area (0x400–0x6FF): every architecturally defined byte. */
+export const VMCB_DEFINED_BYTES = 0x700;
 
 type ScalarKeys<T> = { [K in keyof T]: T[K] extends number | bigint ? K : never }[keyof T];
 type ArrayKeys<T> = { [K in keyof T]: T[K] extends number[] ? K : never }[keyof T];

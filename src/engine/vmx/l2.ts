@@ -2,7 +2,8 @@
 // nested_vmx_l1_wants_exit): VMCALL and CPUID always exit to L1; HLT only with HLT exiting (else L0
 // halts L2); RDMSR/WRMSR exit to L1 unless L1's MSR bitmap passes the MSR, and an x2APIC MSR that
 // vmcs02's merged bitmap passes through never reaches L0 at all. A zero preemption-timer value makes
-// the timer fire before L2 executes anything. Userspace may also destroy the vCPU while L2 runs.
+// the timer fire before L2 executes anything, and an open NMI or interrupt window L1 asked to exit
+// on comes next. Userspace may also destroy the vCPU while L2 runs.
 
 import { CPU_BASED, PIN_BASED, SECONDARY } from '../../arch/vmx/controls.ts';
 import { EXIT_REASON } from '../../arch/vmx/exit_reasons.ts';
@@ -11,6 +12,14 @@ import { free_nested } from './instructions.ts';
 import type { VmxMachine } from './machine.ts';
 import { nested_vmx_vmexit, type VmexitInfo } from './nested/vmexit.ts';
 import type { VmxL2Exit } from './result.ts';
+
+/** VM-entry interruption-information valid bit (SDM 25.8.3). */
+const INTR_INFO_VALID = 0x80000000;
+/** Guest interruptibility state (SDM 25.4.2, table 25-3): blocking by STI, by MOV SS, by NMI. */
+const INTR_BLOCKING_STI = 1 << 0;
+const INTR_BLOCKING_MOV_SS = 1 << 1;
+const INTR_BLOCKING_NMI = 1 << 3;
+const RFLAGS_IF = 1n << 9n;
 
 export interface L2Outcome {
   exit: VmxL2Exit | null;
@@ -58,6 +67,23 @@ export function run_l2(m: VmxMachine, l2_efer: bigint): L2Outcome {
   // vmx_start_preemption_timer: a zero value expires at once, before L2 runs an instruction.
   if ((v.pin_based_vm_exec_control & PIN_BASED.VMX_PREEMPTION_TIMER) !== 0 && v.vmx_preemption_timer_value >>> 0 === 0) {
     return exitToL1(m, l2_efer, { reason: EXIT_REASON.PREEMPTION_TIMER, qualification: 0n, intr_info: 0, instruction_len: 0 });
+  }
+  // The window exits come right after VM entry too, before L2's first instruction and after the
+  // timer's (SDM 26.7.5 interrupt-window, 26.7.6 NMI-window exiting). KVM runs L2 with vmcs12's
+  // window controls in vmcs02 (prepare_vmcs02_early) and reflects both exits to L1
+  // (nested_vmx_l1_wants_exit), so L1 sees them before anything L2 does. MOV-SS or STI blocking
+  // holds both back (the SDM: MOV SS always, STI the interrupt window and "may" the NMI window;
+  // the model holds it, as Bochs 2.7 does). With an event injected, L2 first delivers it and the
+  // window opens at the handler, which this one-action model does not run: no window exit then.
+  const intr = v.guest_interruptibility_info;
+  if ((v.vm_entry_intr_info_field & INTR_INFO_VALID) === 0 && (intr & (INTR_BLOCKING_STI | INTR_BLOCKING_MOV_SS)) === 0) {
+    // Virtual-NMI blocking is bit 3 once "virtual NMIs" is set (SDM 25.4.2, table 25-3).
+    if ((v.pin_based_vm_exec_control & PIN_BASED.VIRTUAL_NMIS) !== 0 && (v.cpu_based_vm_exec_control & CPU_BASED.NMI_WINDOW_EXITING) !== 0 && (intr & INTR_BLOCKING_NMI) === 0) {
+      return exitToL1(m, l2_efer, { reason: EXIT_REASON.NMI_WINDOW, qualification: 0n, intr_info: 0, instruction_len: 0 });
+    }
+    if ((v.cpu_based_vm_exec_control & CPU_BASED.INTR_WINDOW_EXITING) !== 0 && (v.guest_rflags & RFLAGS_IF) !== 0n) {
+      return exitToL1(m, l2_efer, { reason: EXIT_REASON.INTERRUPT_WINDOW, qualification: 0n, intr_info: 0, instruction_len: 0 });
+    }
   }
   switch (a.kind) {
     case 'vmcall':

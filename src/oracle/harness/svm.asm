@@ -85,6 +85,16 @@ next_state:
     mov ecx, [INPUT_HDR + 4]         ; count
     cmp rax, rcx
     jae all_done
+    ; The adapter streams the state pages into the RAM file while QEMU boots and runs (qemu.ts),
+    ; raising the header's ready count after each run of pages: state i waits until i < ready.
+    ; The file is shared memory and x86 stores become visible in order, so the pages are in place
+    ; before the count that covers them (Bochs and the reproducers load all states: ready = count).
+wait_ready:
+    cmp eax, [INPUT_HDR + 12]
+    jb state_ready
+    pause
+    jmp wait_ready
+state_ready:
     inc rax
     shl rax, 12
     add rax, INPUT_HDR               ; state i's VMCB: INPUT_HDR + (i + 1) * 4 KiB

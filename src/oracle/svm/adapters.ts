@@ -10,6 +10,7 @@ import type { BatchRun } from '../raw.ts';
 import { getProfile } from '../../engine/profile_list.ts';
 import type { Profile } from '../../engine/profiles.ts';
 import { run } from '../../engine/svm/run.ts';
+import type { StatePages } from '../statePages.ts';
 
 const KVM_NEXT = getProfile('kvm-next')!;
 const NO_EVENTINJ_CHECK = getProfile('no-eventinj-check')!;
@@ -17,7 +18,8 @@ const NO_EVENTINJ_CHECK = getProfile('no-eventinj-check')!;
 export interface SvmAdapter {
   name: string;
   model: string;
-  runBatch(pages: Uint8Array[], jobs: number): Promise<BatchRun>;
+  /** Runs each lane in order on an emulator instance of its own (lanes.ts), at most `jobs` at once. */
+  runBatch(lanes: readonly StatePages[], jobs: number): Promise<BatchRun>;
   /**
    * States after which later VMRUNs in the same process are known to misbehave: the driver runs
    * them at the end of a batch, and re-runs any unexplained disagreement alone.
@@ -144,7 +146,7 @@ export function bochsSvmKills(page: Uint8Array): string | null {
 export const BOCHS_SVM: SvmAdapter = {
   name: 'bochs-svm',
   model: BOCHS_SVM_CPU,
-  runBatch: (pages, jobs) => runBochsSvm(pages, jobs),
+  runBatch: (lanes, jobs) => runBochsSvm(lanes, jobs),
   poisons: () => false,
   predictCrash: (c) => bochsSvmKills(encodeVmcb(c.scenario.vmcb12)),
 };

@@ -4,11 +4,12 @@
 // (oracle.md §7: "whenever a batch verdict matters, re-run a disagreeing input alone").
 
 import type { OracleSvmCase } from '../../arbitraries/oracleSvm.ts';
-import { encodeVmcb } from '../../arch/svm/codec.ts';
+import { encodeVmcbInto } from '../../arch/svm/codec.ts';
 import type { Profile } from '../../engine/profiles.ts';
 import type { RawOutcome } from '../raw.ts';
 import type { SvmAdapter } from './adapters.ts';
 import { runOracleBatch } from '../batch.ts';
+import { encodedStates } from '../statePages.ts';
 import type { OracleBatchResult, OracleStateResult } from '../tally.ts';
 import { compareSvmState } from './compare.ts';
 import type { SvmVerdict } from './verdict.ts';
@@ -19,6 +20,9 @@ export type SvmBatchResult = OracleBatchResult<OracleSvmCase, SvmVerdict>;
 /** At most this many disagreements per batch are re-run alone (each costs one boot). */
 export const MAX_ALONE_RERUNS = 64;
 
+/** The harness's input page of an SVM state: its VMCB12. */
+export const encodeSvmCase = (dst: Uint8Array, c: OracleSvmCase): void => encodeVmcbInto(dst, c.scenario.vmcb12);
+
 const unexplained = (r: SvmStateResult): boolean => r.cmp.diff.length > 0 && !r.cmp.explainedBy;
 
 /** Re-runs `rs` in one fresh emulator (poisoners last) or each alone, replacing their verdicts; returns boots. */
@@ -27,7 +31,7 @@ async function rerun(rs: SvmStateResult[], adapter: SvmAdapter, profile: Profile
   const groups = alone ? rs.map((r) => [r]) : [[...rs].sort((a, b) => Number(adapter.poisons(a.c)) - Number(adapter.poisons(b.c)))];
   for (let k = 0; k < groups.length; k += jobs) {
     const wave = groups.slice(k, k + jobs);
-    const runs = await Promise.all(wave.map((g) => adapter.runBatch(g.map((r) => encodeVmcb(r.c.scenario.vmcb12)), 1)));
+    const runs = await Promise.all(wave.map((g) => adapter.runBatch([encodedStates(g.map((r) => r.c), encodeSvmCase)], 1)));
     wave.forEach((g, w) => {
       boots += runs[w].boots;
       g.forEach((r, j) => {
@@ -78,7 +82,7 @@ export interface SvmBatchOptions {
 export function runSvmOracleBatch(cases: OracleSvmCase[], adapter: SvmAdapter, profile: Profile, jobs: number, opts: SvmBatchOptions = {}): Promise<SvmBatchResult> {
   return runOracleBatch<OracleSvmCase, RawOutcome, SvmVerdict, SvmAdapter>({
     cases, adapter, jobs,
-    encode: (c) => encodeVmcb(c.scenario.vmcb12),
+    encodeInto: encodeSvmCase,
     compare: (c, raw) => compareSvmState(c, raw, profile, adapter.name),
     verify: opts.verifyAlone === false ? null : (results, emulator) => verifySuspects(results, emulator, profile, jobs),
   });

@@ -8,7 +8,8 @@ import type { VmxRawOutcome } from '../raw.ts';
 import type { VmxAdapter } from './adapters.ts';
 import type { OracleBatchResult, OracleStateResult } from '../tally.ts';
 import { compareVmxState } from './compare.ts';
-import { encodeVmxStatePage } from './fieldList.ts';
+import { encodeVmxStateInto } from './fieldList.ts';
+import { encodedStates } from '../statePages.ts';
 import { runOracleBatch } from '../batch.ts';
 import type { VmxVerdict } from './verdict.ts';
 
@@ -17,6 +18,9 @@ export type VmxBatchResult = OracleBatchResult<OracleVmxCase, VmxVerdict>;
 
 /** At most this many disagreements per batch are re-run alone (each costs a ~1.6 s boot). */
 export const MAX_VMX_ALONE_RERUNS = 16;
+
+/** The harness's input page of a VMX state: its vmcs12 as the field list the adapter's model takes. */
+const encodeCase = (adapter: VmxAdapter) => (dst: Uint8Array, c: OracleVmxCase): void => encodeVmxStateInto(dst, c.scenario.vmcs12, adapter.absentFields);
 
 const unexplained = (r: VmxStateResult): boolean => r.cmp.diff.length > 0 && !r.cmp.explainedBy;
 
@@ -31,7 +35,7 @@ async function verifyAlone(results: VmxStateResult[], adapter: VmxAdapter, profi
   let boots = 0;
   for (let k = 0; k < firsts.length; k += jobs) {
     const wave = firsts.slice(k, k + jobs);
-    const runs = await Promise.all(wave.map((r) => adapter.runBatch([encodeVmxStatePage(r.c.scenario.vmcs12, adapter.absentFields)], 1)));
+    const runs = await Promise.all(wave.map((r) => adapter.runBatch([encodedStates([r.c], encodeCase(adapter))], 1)));
     wave.forEach((r, w) => {
       boots += runs[w].boots;
       const cmp = compareVmxState(r.c, runs[w].outcomes[0], profile, adapter.name);
@@ -50,7 +54,7 @@ export interface VmxBatchOptions {
 export function runVmxOracleBatch(cases: OracleVmxCase[], adapter: VmxAdapter, profile: Profile, jobs: number, opts: VmxBatchOptions = {}): Promise<VmxBatchResult> {
   return runOracleBatch<OracleVmxCase, VmxRawOutcome, VmxVerdict, VmxAdapter>({
     cases, adapter, jobs,
-    encode: (c) => encodeVmxStatePage(c.scenario.vmcs12, adapter.absentFields),
+    encodeInto: encodeCase(adapter),
     compare: (c, raw) => compareVmxState(c, raw, profile, adapter.name),
     verify: opts.verifyAlone === false ? null : (results, emulator) => verifyAlone(results, emulator, profile, jobs),
   });

@@ -34,14 +34,20 @@ export function vmcs12FieldList(v: Vmcs12, absent: ReadonlySet<number> = new Set
 
 /** The state page (VMX_STATE_BYTES long). */
 export function encodeVmxStatePage(v: Vmcs12, absent: ReadonlySet<number> = new Set()): Uint8Array {
+  const page = new Uint8Array(VMX_STATE_BYTES);
+  encodeVmxStateInto(page, v, absent);
+  return page;
+}
+
+/** The state page written into the first VMX_STATE_BYTES of `dst`, which the caller has zeroed. */
+export function encodeVmxStateInto(dst: Uint8Array, v: Vmcs12, absent: ReadonlySet<number> = new Set()): void {
   const list = vmcs12FieldList(v, absent);
   if ((list.length + 1) * 16 > VMX_STATE_BYTES) throw new Error(`bochs-vmx: ${list.length} fields do not fit a ${VMX_STATE_BYTES}-byte state page`);
-  const page = new Uint8Array(VMX_STATE_BYTES);
-  const dv = new DataView(page.buffer);
+  if (dst.length < VMX_STATE_BYTES) throw new RangeError(`encodeVmxStateInto: ${dst.length} bytes, need ${VMX_STATE_BYTES}`);
+  const dv = new DataView(dst.buffer, dst.byteOffset, VMX_STATE_BYTES);
   list.forEach(([enc, x], k) => {
     dv.setUint32(k * 16, enc, true);
     dv.setBigUint64(k * 16 + 8, x, true);
   });
   dv.setUint32(list.length * 16, LIST_END, true);
-  return page;
 }

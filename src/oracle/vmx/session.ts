@@ -16,6 +16,7 @@ import { VMX_DIVERGENCES } from './divergences.ts';
 import { runVmxOracleBatch } from './driver.ts';
 import { vmxShrinkRules } from './shrink.ts';
 import { describeVmxVerdict, type VmxVerdict } from './verdict.ts';
+import { pageList } from '../statePages.ts';
 
 export type VmxOracleUnexplained = OracleUnexplainedOf<OracleVmxChoice, VmxVerdict>;
 
@@ -27,7 +28,7 @@ export interface VmxOracleSessionReport extends OracleReportBase<VmxOracleUnexpl
 
 /** The CPU model as the harness reports it (one empty boot). */
 export async function probeVmxCpu(adapter: VmxAdapter): Promise<OracleVmxCpu> {
-  const r = await adapter.runBatch([], 1);
+  const r = await adapter.runBatch([pageList([])], 1);
   if (r.vmxCaps.length === 0) throw new NestfuzzError('NESTFUZZ_ORACLE', `${adapter.name}: the harness printed no VMX capability MSRs`, 'check that the Bochs CPU model has VMX (oracle.md §6)');
   return vmxCpuFromDump(adapter.model, r.cpuid, r.vmxCaps);
 }
