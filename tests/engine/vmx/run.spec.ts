@@ -243,6 +243,31 @@ describe('runVmx: historical bugs change the outcome', () => {
   });
 });
 
+describe('runVmx: window exits right after VM entry (SDM 26.7.5, 26.7.6)', () => {
+  const l2Exit = (edit: (s: VmxScenario) => void): number | undefined => runVmx(scn((x) => { x.l2 = { kind: 'cpuid' }; edit(x); }), kvm).l2_exit?.reason;
+  const nmiWindow = (x: VmxScenario): void => {
+    x.vmcs12.pin_based_vm_exec_control |= PIN_BASED.NMI_EXITING | PIN_BASED.VIRTUAL_NMIS;
+    x.vmcs12.cpu_based_vm_exec_control |= CPU_BASED.NMI_WINDOW_EXITING;
+  };
+  it('an open NMI window L1 exits on comes before L2\'s first instruction; virtual-NMI, MOV-SS or STI blocking holds it', () => {
+    expect(l2Exit(() => {})).toBe(10);
+    expect(l2Exit(nmiWindow)).toBe(8);
+    // STI blocking needs RFLAGS.IF set (SDM 26.3.1.5).
+    for (const blocking of [1, 2, 8]) expect(l2Exit((x) => { nmiWindow(x); x.vmcs12.guest_rflags |= 1n << 9n; x.vmcs12.guest_interruptibility_info = blocking; })).toBe(10);
+  });
+  it('an interrupt window opens with RFLAGS.IF and no STI or MOV-SS blocking, after the NMI window', () => {
+    const intrWindow = (x: VmxScenario): void => { x.vmcs12.cpu_based_vm_exec_control |= CPU_BASED.INTR_WINDOW_EXITING; };
+    expect(l2Exit((x) => { intrWindow(x); x.vmcs12.guest_rflags |= 1n << 9n; })).toBe(7);
+    expect(l2Exit((x) => { intrWindow(x); x.vmcs12.guest_rflags &= ~(1n << 9n); })).toBe(10);
+    expect(l2Exit((x) => { intrWindow(x); x.vmcs12.guest_rflags |= 1n << 9n; x.vmcs12.guest_interruptibility_info = 1; })).toBe(10);
+    expect(l2Exit((x) => { intrWindow(x); nmiWindow(x); x.vmcs12.guest_rflags |= 1n << 9n; })).toBe(8);
+  });
+  it('a zero preemption timer comes first, and an injected event defers both windows', () => {
+    expect(l2Exit((x) => { nmiWindow(x); x.vmcs12.pin_based_vm_exec_control |= PIN_BASED.VMX_PREEMPTION_TIMER; x.vmcs12.vmx_preemption_timer_value = 0; })).toBe(52);
+    expect(l2Exit((x) => { nmiWindow(x); x.vmcs12.vm_entry_intr_info_field = INTR_INFO.VALID | (3 << 8) | 6; })).toBe(10);
+  });
+});
+
 describe('runVmx: KVM_SET_NESTED_STATE', () => {
   it('enters guest mode without the MOV-SS, launch-state and MSR-load-list checks', () => {
     const s = scn((x) => {
