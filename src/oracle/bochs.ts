@@ -1,11 +1,12 @@
 // The Bochs adapters' process layer: a batch of state pages runs in Bochs 2.7 under the harness
-// (svm.asm or vmx.asm assembled with -DBOCHS), entered from an option ROM (optrom.asm), with the
-// static image, the batch header and the pages on an ATA flat disk image the harness reads by PIO
-// (oracle.md §4.2: optramimage is scrambled above 128 KiB). The harness prints one text line per
-// state on port 0xE9 (Bochs's stdout) after the outcome, so lines survive a Bochs PANIC or reset;
-// the first index without a line is a crash of that state, and the batch resumes at the next one
-// with the start index patched in the disk image (oracle.md §4.3). `jobs` instances run side by
-// side, each in its own directory with its own image copy (Bochs locks the image).
+// (svm.asm or vmx.asm assembled with -DBOCHS), entered from an option ROM (optrom.asm) that our
+// reset ROM (resetrom.asm, in place of the BIOS) jumps to, with the static image, the batch header
+// and the pages on an ATA flat disk image the harness reads by PIO (oracle.md §4.2: optramimage is
+// scrambled above 128 KiB). The harness prints one text line per state on port 0xE9 (Bochs's
+// stdout) after the outcome, so lines survive a Bochs PANIC or reset; the first index without a
+// line is a crash of that state, and the batch resumes at the next one with the start index patched
+// in the disk image (oracle.md §4.3). `jobs` instances run side by side, each in its own directory
+// with its own image copy (Bochs locks the image).
 
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -151,12 +152,15 @@ function optionRom(): Buffer {
 function config(h: Pick<BochsHarness, 'cpu'>, harnessBin: string, disk = true): string {
   return [
     `megs: ${LAYOUT.RAM_MB}`,
-    'romimage: file=/usr/share/bochs/BIOS-bochs-latest',
+    // Our reset ROM instead of BIOS-bochs-latest: no POST (harness/resetrom.asm).
+    `romimage: file=${assembleHarness('resetrom')}, address=0xffff0000`,
     'vgaromimage: file=/usr/share/vgabios/vgabios.bin',
     'optromimage1: file=optrom.rom, address=0xd0000',
     `optramimage1: file=${harnessBin}, address=0x${LAYOUT.HARNESS_BASE.toString(16)}`,
-    ...(disk ? ['ata0: enabled=1, ioaddr1=0x1f0, ioaddr2=0x3f0, irq=14', 'ata0-master: type=disk, path=disk.img, mode=flat', 'boot: disk'] : []),
+    ...(disk ? ['ata0: enabled=1, ioaddr1=0x1f0, ioaddr2=0x3f0, irq=14', 'ata0-master: type=disk, path=disk.img, mode=flat'] : []),
     `cpu: model=${h.cpu}, count=1, ips=100000000`,
+    // Plain VGA: the VBE extension's 16 MiB framebuffer took ~45 ms of every start to allocate and clear.
+    'vga: extension=none',
     // nogui is not built into Debian's bochs; rfb with timeout=0 starts without a client and each
     // instance takes the next free port (oracle.md §4.1).
     'display_library: rfb, options="timeout=0"',

@@ -1,17 +1,20 @@
 ; nestfuzz Bochs option ROM: the Bochs adapter's stand-in for a multiboot loader (oracle.md §4.2).
 ;
-; The BIOS finds the ROM at ROM_BASE during POST (signature 0x55 0xAA, size in 512-byte blocks,
-; entry at offset 3; the adapter fixes the checksum byte so all bytes sum to 0 mod 256) and far-calls
-; the entry in real mode. The ROM masks the PICs, enables A20, switches to 32-bit protected mode with
-; flat CS/DS/ES/SS (the data selectors must be reloaded: a data access through the real-mode
-; segment cache faults) and jumps to the harness's 32-bit entry at HARNESS_BASE, where Bochs's
-; optramimage put it. It never returns to the BIOS.
+; Bochs loads it at ROM_BASE (optromimage1); the reset ROM (resetrom.asm, in place of a BIOS) jumps
+; to its entry in real mode. It keeps the option-ROM shape a BIOS would run during POST (signature
+; 0x55 0xAA, size in 512-byte blocks, entry at offset 3; the adapter fixes the checksum byte so all
+; bytes sum to 0 mod 256). The ROM fills the real-mode IVT, masks the PICs, enables A20, switches to
+; 32-bit protected mode with flat CS/DS/ES/SS (the data selectors must be reloaded: a data access
+; through the real-mode segment cache faults) and jumps to the harness's 32-bit entry at
+; HARNESS_BASE, where Bochs's optramimage put it. It never returns.
 
 %include "layout.inc"
 %include "flat.inc"
 
 ROM_BASE   equ 0xD0000
 ROM_BLOCKS equ 4                     ; 2 KiB
+IVT_HANDLER_SEG equ 0xF000           ; resetrom.asm's IRET
+IVT_HANDLER_OFF equ 0xFF53
 
 bits 16
 org 0
@@ -23,6 +26,19 @@ entry:
     mov al, 0xFF                     ; mask every IRQ on both PICs: the harness polls the disk
     out 0x21, al
     out 0xA1, al
+    ; Real-mode IVT: every vector at the IRET the reset ROM keeps where a PC BIOS keeps its dummy
+    ; handler (resetrom.asm, F000:FF53). With no BIOS, low memory is zero, and an L2 in real mode
+    ; that delivers an event would run off from 0:0 into VGA space, where Bochs PANICs on the fetch.
+    xor ax, ax
+    mov es, ax
+    xor di, di
+    mov cx, 256
+.ivt:
+    mov ax, IVT_HANDLER_OFF
+    stosw
+    mov ax, IVT_HANDLER_SEG
+    stosw
+    loop .ivt
     in al, 0x92                      ; fast A20 (bit 1), never the reset bit (bit 0)
     or al, 2
     and al, 0xFE
