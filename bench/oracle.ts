@@ -23,10 +23,11 @@ export interface OracleBenchRow {
    * held back and confirmed once, suspects re-run alone), counting only time with a run in flight.
    */
   states_per_s_1: number;
+  /** Median of REPEATS batches, each from a process that has confirmed no prediction yet. */
   states_per_s_n: number;
   /**
-   * The same batch again with `jobs` instances in the same process: predictions already confirmed,
-   * as every batch after a ride's first one runs.
+   * The same batch again with `jobs` instances in the same process (median of REPEATS): predictions
+   * already confirmed, as every batch after a ride's first one runs.
    */
   states_per_s_n_confirmed: number;
   jobs: number;
@@ -44,7 +45,12 @@ interface BatchFigures {
   emulatorMs: number;
 }
 
-/** One driver batch with `jobs` instances, from a process that has confirmed no prediction yet. */
+/** Batches per figure with `jobs` instances: the VM's speed drifts by 20-30% between runs, so each figure is a median. */
+const REPEATS = 3;
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Driver batches with one and with `jobs` instances, each from a process that has confirmed no prediction yet, then with them confirmed. */
 async function row(name: string, states: number, jobs: number, runBatch: (jobs: number) => Promise<BatchFigures>): Promise<OracleBenchRow> {
   // Each batch's figures are taken as it ends and its results dropped, so the process's heap (and
   // the GC threads competing with the emulators) stays that of one batch.
@@ -54,21 +60,32 @@ async function row(name: string, states: number, jobs: number, runBatch: (jobs: 
   forgetConfirmedPredictions();
   collect();
   const one = rate(await runBatch(1));
-  forgetConfirmedPredictions();
-  collect();
-  const t0 = performance.now();
-  const n = await runBatch(jobs);
-  const wallMs = performance.now() - t0;
-  const fresh = {
-    states_per_s_n: rate(n),
-    compare_states_per_s: Math.round(states / (wallMs / 1000)),
-    agreement_after_listed: +(1 - n.results.filter((r) => r.cmp.diff.length > 0 && !r.cmp.explainedBy).length / states).toFixed(5),
-    crashes: n.results.filter((r) => r.cmp.emu.kind === 'crash').length,
-    boots: n.boots,
+  const freshRates: number[] = [];
+  const wallRates: number[] = [];
+  let first: Omit<OracleBenchRow, 'adapter' | 'states' | 'jobs' | 'states_per_s_1' | 'states_per_s_n' | 'states_per_s_n_confirmed' | 'compare_states_per_s'> | null = null;
+  for (let k = 0; k < REPEATS; k++) {
+    forgetConfirmedPredictions();
+    collect();
+    const t0 = performance.now();
+    const n = await runBatch(jobs);
+    wallRates.push(Math.round(states / ((performance.now() - t0) / 1000)));
+    freshRates.push(rate(n));
+    first ??= {
+      agreement_after_listed: +(1 - n.results.filter((r) => r.cmp.diff.length > 0 && !r.cmp.explainedBy).length / states).toFixed(5),
+      crashes: n.results.filter((r) => r.cmp.emu.kind === 'crash').length,
+      boots: n.boots,
+    };
+  }
+  const confirmedRates: number[] = [];
+  for (let k = 0; k < REPEATS; k++) {
+    collect();
+    confirmedRates.push(rate(await runBatch(jobs)));
+  }
+  return {
+    adapter: name, states, jobs, states_per_s_1: one,
+    states_per_s_n: median(freshRates), states_per_s_n_confirmed: median(confirmedRates), compare_states_per_s: median(wallRates),
+    ...first!,
   };
-  collect();
-  const again = rate(await runBatch(jobs));
-  return { adapter: name, states, jobs, states_per_s_1: one, states_per_s_n_confirmed: again, ...fresh };
 }
 
 export async function oracleBench(sizes: Record<string, number>, jobs: number): Promise<OracleBenchRow[]> {

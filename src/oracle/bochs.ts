@@ -258,7 +258,7 @@ function scratchRoot(): string {
 }
 
 /** One Bochs instance running `pages` in as many boots as crashes require. */
-async function runInstance(h: BochsHarness, pages: StatePages): Promise<BochsBatch> {
+async function runInstance(h: BochsHarness, pages: StatePages, memory: readonly Segment[]): Promise<BochsBatch> {
   const harnessBin = assembleHarness(h.name, ['BOCHS']);
   const dir = mkdtempSync(join(scratchRoot(), `nestfuzz-bochs-${process.pid}-${instanceSerial++}-`));
   const n = pages.length;
@@ -274,7 +274,7 @@ async function runInstance(h: BochsHarness, pages: StatePages): Promise<BochsBat
     // An empty batch still boots once (it is how the adapter reads CPUID); a resume past the last
     // state has nothing left to run.
     while (start < n || boots === 0) {
-      writeFileSync(join(dir, 'disk.img'), diskImage(pages, h.stateBytes, start, (h.image ?? staticImage)()));
+      writeFileSync(join(dir, 'disk.img'), diskImage(pages, h.stateBytes, start, [...(h.image ?? staticImage)(), ...memory]));
       // A Bochs that died (SIGSEGV, watchdog) leaves its image lock behind; the next boot would
       // PANIC on it ("could not open hard drive image file").
       rmSync(join(dir, 'disk.img.lock'), { force: true });
@@ -307,9 +307,12 @@ async function runInstance(h: BochsHarness, pages: StatePages): Promise<BochsBat
   return { records, boots, extra };
 }
 
-/** Runs every lane on Bochs, each on an instance of its own (lanes.ts), at most `jobs` at once. */
-export async function runBochs(h: BochsHarness, lanes: readonly StatePages[], jobs = 1): Promise<BochsBatch> {
-  const results = await runLanes(lanes, jobs, LAYOUT.MAX_STATES - 1, (p) => runInstance(h, p));
+/**
+ * Runs every lane on Bochs, each on an instance of its own (lanes.ts), at most `jobs` at once;
+ * `memory` is what the batch's states read beyond the harness's image (loaded after it).
+ */
+export async function runBochs(h: BochsHarness, lanes: readonly StatePages[], jobs = 1, memory: readonly Segment[] = []): Promise<BochsBatch> {
+  const results = await runLanes(lanes, jobs, LAYOUT.MAX_STATES - 1, (p) => runInstance(h, p, memory));
   return { records: results.flatMap((r) => r.records), boots: results.reduce((s, r) => s + r.boots, 0), extra: results[0]?.extra ?? new Map() };
 }
 
@@ -358,8 +361,8 @@ function failedInsn(b: bigint): VmxFailedInsn {
 }
 
 /** The bochs-vmx adapter's runner (harness/vmx.asm on corei7_sandy_bridge_2600k). */
-export async function runBochsVmx(lanes: readonly StatePages[], jobs = 1): Promise<VmxBatchRun> {
-  const b = await runBochs(VMX_HARNESS, lanes, jobs);
+export async function runBochsVmx(lanes: readonly StatePages[], jobs = 1, memory: readonly Segment[] = []): Promise<VmxBatchRun> {
+  const b = await runBochs(VMX_HARNESS, lanes, jobs, memory);
   const outcomes: VmxRawOutcome[] = Array.from(b.records, (r): VmxRawOutcome => {
     if (r === undefined || 'crash' in r || r.kind === LAYOUT.REC_HOST_EXC) return sharedOutcome(r);
     const [a, b1, c, d, e, f, g] = r.f;

@@ -27,6 +27,15 @@ import { describeVmxCaps, vmxCpuFromDump } from '../../src/oracle/vmx/cpu.ts';
 import { encodeVmxStatePage } from '../../src/oracle/vmx/fieldList.ts';
 import { probeVmxCpu } from '../../src/oracle/vmx/session.ts';
 import { pageList } from '../../src/oracle/statePages.ts';
+import { bootBochsImage, BOCHS_VMX_CPU } from '../../src/oracle/bochs.ts';
+import { exportRepro } from '../../src/oracle/export/export.ts';
+import { reproVmxCpu } from '../../src/oracle/export/vmxCpu.ts';
+import { reproVmxBochsImage } from '../../src/oracle/export/vmxImage.ts';
+import type { VmxReproSource } from '../../src/oracle/export/vmxSource.ts';
+import { describeVmxVerdict } from '../../src/oracle/vmx/verdict.ts';
+import { projectedMemory, VMX_MSR_LIST_SLOTS } from '../../src/oracle/vmx/project.ts';
+import { runVmxOracleBatch } from '../../src/oracle/vmx/driver.ts';
+import { memKey } from '../../src/engine/vmx/scenario.ts';
 
 const kvmNext = getProfile('kvm-next')!;
 const tmp = tempDir('oracle-vmx');
@@ -109,12 +118,28 @@ describe('bochs-vmx oracle', () => {
     const entry = parseAnyOracleEntry(u.file!, fromJson(readFileSync(u.file!, 'utf8')));
     expect([entry.arch, entry.property, entry.verdict?.code]).toEqual(['vmx', 'engine-agrees-with-bochs-vmx', 'unexplained:further/vmfail-valid:8/kind']);
 
+    // The oracle counterexample exports as found (no projection): the engine on kvm-next and on the
+    // mutant, and Bochs as found; booted on Bochs, the REPRO code observes Bochs's verdict again.
+    const out = join(dir, 'repro');
+    const exp = cli('export', u.file!, '--out', out);
+    expect(exp.code).toBe(0);
+    const src = exportRepro(u.file!, join(dir, 'repro2')).source as VmxReproSource;
+    expect([src.projected, src.property, src.changed]).toEqual([false, null, ['host_tr_selector']]);
+    expect(src.expected.map((e) => `${e.label}: ${describeVmxVerdict(e.verdict)}`)).toEqual([
+      'expected by the engine on kvm-next: VMfailValid(8)', `expected by the engine on ${mutant}: VM exit 10 qualification 0x0`, 'as bochs-vmx ran it when found: VMfailValid(8)',
+    ]);
+    expect(readFileSync(join(out, 'repro.c'), 'utf8')).toMatch(/oracle counterexample, run as found[\s\S]*vmcs_write\(HOST_SEL_TR, 0x0\)/);
+    expect(readFileSync(join(out, 'README.txt'), 'utf8')).toContain("an oracle counterexample as found: the harness's valid VMCS");
+    const boot = await bootBochsImage(reproVmxBochsImage(src, reproVmxCpu()), BOCHS_VMX_CPU);
+    expect(boot.lines.map((l) => l.replace(/^.*?(?=observed)/, ''))).toContain(`observed matches: expected by the engine on kvm-next, as bochs-vmx ran it when found`);
+
     const again = cli('oracle', '--emulator', 'bochs-vmx', '--cases', u.file!, '--profile', mutant, '--no-corpus');
     expect(again.code).toBe(1);
     expect(again.stdout).toMatch(/UNEXPLAINED #0 .*host-tr-selector-zero:0\n\s+engine: +VM exit 10.*\n\s+emulator: VMfailValid\(8\)/);
 
     // On kvm-next the engine fails VMLAUNCH with VMfailValid(8) as Bochs does. Beside it in the
-    // directory: a project VMX counterexample and a qemu-svm oracle state, skipped with why.
+    // directory: a project VMX counterexample (projected onto the harness and run) and a qemu-svm
+    // oracle state (skipped with why).
     copyFileSync(join(REPO_ROOT, 'corpus', 'vmlaunch-outcome-order', '283bee6ea2b6a375.json'), join(dir, 'corpus', 'project.json'));
     const svm = buildOracleSvmCase(cpuFromCpuid('qemu64', []), DEFAULT_ORACLE_SVM_CHOICE, []);
     saveOracleCounterexample(join(dir, 'corpus'), {
@@ -122,12 +147,41 @@ describe('bochs-vmx oracle', () => {
       engine: { kind: 'invalid', exit_code: -1n }, emulator: { kind: 'invalid', exit_code: -1n }, diff: [], shrink_steps: [],
     });
     const fixed = await runOracleSession({ emulator: 'bochs-vmx', profile: getProfile('kvm-next')!, jobs: 1, cases: join(dir, 'corpus'), corpusDir: null, shrink: false });
-    expect([fixed.states, fixed.agree, fixed.unexplained.length]).toEqual([1, 1, 0]);
-    expect(fixed.skipped.map((x) => x.why).sort()).toEqual([
-      'a project nested-VMX counterexample: only oracle states (corpus/oracle/bochs-vmx/) run on the VMX harness',
-      'found on qemu-svm (a nested-SVM state)',
-    ]);
+    expect([fixed.states, fixed.unexplained.length]).toEqual([2, 0]);
+    expect(fixed.skipped.map((x) => x.why)).toEqual(['found on qemu-svm (a nested-SVM state)']);
   }, 90_000);
+
+  it('should project every nested-VMX corpus counterexample onto the harness and run it', () => {
+    // vmfail-no-side-effects' counterexample carries three MSR lists: it runs in a boot of its own
+    // with them loaded. Every other file of the corpus is skipped with why.
+    const r = cli('oracle', '--emulator', 'bochs-vmx', '--cases', 'corpus', '--no-corpus', '--json');
+    expect(r.code).toBe(0);
+    const report = fromJson<VmxOracleSessionReport>(r.stdout);
+    expect([report.states, report.unexplained.length]).toEqual([14, 0]);
+    expect(report.skipped.every((x) => /^a (svm|mmu|mmu-pf|mmu-perm) scenario$/.test(x.why))).toBe(true);
+  }, 60_000);
+
+  it('should load the MSR-load list a state reads, in a boot of its own', async () => {
+    // SDM 26.4: a VM-entry MSR-load entry with its reserved bits 63:32 set fails the entry (exit 34,
+    // qualification = the entry's number, 1). Without the list in memory, Bochs would read zeros
+    // (MSR 0, which it loads) and enter L2.
+    const cpu = await probeVmxCpu(BOCHS_VMX);
+    const list = VMX_MSR_LIST_SLOTS + 0x20000n;
+    const c = buildOracleVmxCase(cpu, { snippet: 'cpuid', ept: false }, []);
+    c.scenario.vmcs12.vm_entry_msr_load_count = 1;
+    c.scenario.vmcs12.vm_entry_msr_load_addr = list;
+    c.scenario.mem[memKey(list)] = 0xc0000102n | (1n << 32n);
+    c.scenario.mem[memKey(list + 8n)] = 0n;
+    expect(projectedMemory(c)).toEqual([{ gpa: Number(list), bytes: expect.any(Uint8Array) }]);
+    const valid = buildOracleVmxCase(cpu, { snippet: 'cpuid', ept: false }, []);
+    const r = await runVmxOracleBatch([valid, c], BOCHS_VMX, kvmNext, 1);
+    expect(r.results.map((x) => [x.index, x.cmp.engine, x.cmp.emu])).toEqual([
+      [0, { kind: 'exit', reason: 10, qualification: 0n }, { kind: 'exit', reason: 10, qualification: 0n }],
+      [1, { kind: 'entry-failure', reason: 0x80000022, qualification: 1n }, { kind: 'entry-failure', reason: 0x80000022, qualification: 1n }],
+    ]);
+    const bare = await BOCHS_VMX.runBatch([pageList([encodeVmxStatePage(c.scenario.vmcs12, BOCHS_VMX.absentFields)])], 1);
+    expect(bare.outcomes[0]).toMatchObject({ kind: 'exit', exit: { exit_reason: 10 } });
+  }, 60_000);
 
   it('should turn a VMX oracle file that cannot run into a one-line error', () => {
     const dir = join(tmp.dir, 'bad');
@@ -141,8 +195,8 @@ describe('bochs-vmx oracle', () => {
     const state = buildOracleVmxCase(cpu, { snippet: 'cpuid', ept: true }, []);
     const entry = { schema: 'nestfuzz-oracle/1', arch: 'vmx', adapter: 'bochs-vmx', profile: 'kvm-next', case: state, engine: { kind: 'invalid' }, emulator: { kind: 'exit' }, diff: [] };
     expect(() => parseAnyOracleEntry(f, fromJson(toJson(entry)))).toThrow(/engine\.kind is "invalid", expected one of vmfail-invalid, /);
-    // A single project file that has no oracle state: one line too.
-    expectOneLineError(cli('oracle', '--emulator', 'bochs-vmx', '--cases', 'corpus/vmlaunch-outcome-order/283bee6ea2b6a375.json'), /cannot run on bochs-vmx: a project nested-VMX counterexample/);
+    // A single project file that holds no nested-VMX state: one line too.
+    expectOneLineError(cli('oracle', '--emulator', 'bochs-vmx', '--cases', 'corpus/vmrun-failure-clean/09318fd0005179fb.json'), /cannot run on bochs-vmx: a svm scenario/);
   }, 30_000);
 
   it('should ride along a campaign as engine-agrees-with-bochs-vmx: pair, failure, corpus file, index bucket, triage', () => {

@@ -17,7 +17,7 @@ import { reproVmxCpu } from './vmxCpu.ts';
 import { reproVmxImage } from './vmxImage.ts';
 import { reproVmxReadme } from './vmxReadme.ts';
 import { vmxEptExport } from './vmxEpt.ts';
-import { vmxCorpusEntry, vmxReproSource, type VmxReproSource } from './vmxSource.ts';
+import { vmxCorpusEntry, vmxOracleEntry, vmxOracleReproSource, vmxReproSource, type VmxReproSource } from './vmxSource.ts';
 
 export interface ExportResult {
   /** ExplainSource: an explain-only image (explain.ts); a nested-walk image's source is a ReproSource (mmu/source.ts). */
@@ -30,6 +30,12 @@ export interface ExportResult {
 export function exportRepro(file: string, outDir: string): ExportResult {
   if (!existsSync(file) || statSync(file).isDirectory()) {
     throw new NestfuzzError('NESTFUZZ_BAD_INPUT', `${file} is not a file`, 'pass one counterexample file, like corpus/<property>/<hash>.json');
+  }
+  const vmxOracle = vmxOracleEntry(file);
+  if (vmxOracle) {
+    const cpu = reproVmxCpu();
+    const src = vmxOracleReproSource(file, vmxOracle, cpu);
+    return write(outDir, src, { elf: reproVmxImage(src, cpu), c: reproVmxC(src, cpu), readme: reproVmxReadme(src, cpu) });
   }
   const vmx = vmxCorpusEntry(file);
   if (vmx) {

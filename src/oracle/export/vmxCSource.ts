@@ -122,15 +122,17 @@ export function reproVmxC(src: VmxReproSource, cpu: OracleVmxCpu): string {
   const insn = src.c.choice.snippet === 'hlt' ? 'hlt' : 'cpuid';
   const head = [
     `nestfuzz reproducer ${src.hash}: ${src.title}.`,
-    `${src.property}: ${src.detail}`,
+    src.property === null ? src.detail : `${src.property}: ${src.detail}`,
     ...(src.lost ? ['', `Note: ${src.lost}.`] : []),
     '',
     'VMLAUNCH of this VMCS from L1 (64-bit, in VMX root operation, identity-mapped) gives (nestfuzz\'s',
     `reference engine, L1 CPU ${cpu.model}: ${reproVmxCpuLine(cpu)}):`,
     ...src.expected.map((e) => `  ${`${e.label}:`.padEnd(width + 1)} ${describeVmxVerdict(e.verdict)}`),
     '',
-    'The state is the counterexample\'s vmcs12 projected onto nestfuzz\'s VMX harness (the fields it',
-    `changed: ${src.changed.join(', ') || 'none'}). ${name}() applies them to the VMCS init_vmcs()`,
+    src.projected
+      ? 'The state is the counterexample\'s vmcs12 projected onto nestfuzz\'s VMX harness (the fields it'
+      : 'The state is an oracle counterexample, run as found: the harness\'s valid VMCS with the fields its mutations',
+    `changed: ${src.changed.join(', ') || 'none'}${src.projected ? ')' : ''}. ${name}() applies them to the VMCS init_vmcs()`,
     'builds and checks the kvm-next verdict; controls are fitted to the CPU by init_vmcs(), as repro.elf',
     `fits them at run time. ${name}_vmcs[] is the whole state repro.elf writes (every field it`,
     'does not leave 0), for a test that builds its VMCS from scratch; there, replace the harness',

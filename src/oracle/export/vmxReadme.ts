@@ -14,11 +14,12 @@ ${'='.repeat(title.length)}
 Counterexample: ${src.file}
 ${src.title}
 ${src.detail}
-${src.lost ? `\nNOTE: ${src.lost}. What makes the bug lies in what the image does not
+${src.lost && src.projected ? `\nNOTE: ${src.lost}. What makes the bug lies in what the image does not
 reproduce: the counterexample's own L1 state or entry path (CPL, VMRESUME, KVM_SET_NESTED_STATE),
 L1 memory (MSR-load lists, bitmaps), KVM-internal state (timers, vCPU teardown), or a step after
 L2's first exit. The image still runs the state and reports what the CPU does with it; the
-counterexample itself replays with \`nestfuzz replay ${src.file}\`.\n` : ''}
+counterexample itself replays with \`nestfuzz replay ${src.file}\`.\n` : ''}${src.lost && !src.projected ? `\nNOTE: ${src.lost}; the
+image still runs the state and reports what the CPU does with it.\n` : ''}
 Files
   repro.elf   a Multiboot v1 image (ELF32, loaded at 1 MiB): L1 that enters long mode, runs VMXON,
               VMCLEAR/VMPTRLD, VMWRITEs the state below and VMLAUNCH once, prints the outcome and
@@ -61,12 +62,14 @@ Reading the result
   without IA32_VMX_BASIC[55]) the way kvm-unit-tests' init_vmcs() does it: bits whose allowed-0
   setting is 1 are set, bits whose allowed-1 setting is 0 are cleared (SDM A.3). Bits the state sets
   outside the assumed CPU's allowed settings are the counterexample's point and are kept.
-- The state is the counterexample's vmcs12 projected onto the harness: every field it changed from
+${src.projected ? `- The state is the counterexample's vmcs12 projected onto the harness: every field it changed from
   nestfuzz's valid base is carried over (${src.changed.join(', ') || 'none'}), while host state,
   addresses (CR3, RIP, RSP, GDT/IDT/TR bases, EPTP) and controls are the harness's (bits the
   counterexample set or cleared in them are kept, so an illegal value stays illegal); MSR-load and
   MSR-store lists move with their entries to slots from 0x400000 (address bits 3:0 and those above
-  MAXPHYADDR kept). L1 is this
+  MAXPHYADDR kept). ` : `- The state is an oracle counterexample as found: the harness's valid VMCS (the one the oracle
+  generates its states from) with the fields its mutations changed (${src.changed.join(', ') || 'none'}).
+  `}L1 is this
   image, not the counterexample's L1, and L2 runs one instruction that exits (${src.c.choice.snippet}). Every
   exception is intercepted (the exception bitmap is all ones) so that L2 always exits.
 `;

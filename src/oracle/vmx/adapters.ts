@@ -10,12 +10,17 @@ import { getProfile } from '../../engine/profile_list.ts';
 import { runVmx } from '../../engine/vmx/run.ts';
 import { cloneVmxScenario, type VmxScenario } from '../../engine/vmx/scenario.ts';
 import type { StatePages } from '../statePages.ts';
+import type { Segment } from '../image.ts';
 
 export interface VmxAdapter {
   name: string;
   model: string;
-  /** Runs each lane in order on an emulator instance of its own (lanes.ts), at most `jobs` at once. */
-  runBatch(lanes: readonly StatePages[], jobs: number): Promise<VmxBatchRun>;
+  /**
+   * Runs each lane in order on an emulator instance of its own (lanes.ts), at most `jobs` at once;
+   * `memory`: L1 memory the states read beyond the harness's image (a projected counterexample's
+   * MSR lists, vmx/project.ts).
+   */
+  runBatch(lanes: readonly StatePages[], jobs: number, memory?: readonly Segment[]): Promise<VmxBatchRun>;
   /** VMCS encodings the CPU model lacks (VMWRITE fails with error 12): never written (fieldList.ts). */
   absentFields: ReadonlySet<number>;
   /** States after which later VM entries in the same process are known to misbehave (run last). */
@@ -158,7 +163,7 @@ export const BOCHS_VMX: VmxAdapter = {
   name: 'bochs-vmx',
   model: BOCHS_VMX_CPU,
   absentFields: BOCHS_VMX_ABSENT_FIELDS,
-  runBatch: (lanes, jobs) => runBochsVmx(lanes, jobs),
+  runBatch: (lanes, jobs, memory) => runBochsVmx(lanes, jobs, memory),
   poisons: () => false,
   predictCrash: bochsVmxKills,
 };

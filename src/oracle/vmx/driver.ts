@@ -9,6 +9,7 @@ import type { VmxAdapter } from './adapters.ts';
 import type { OracleBatchResult, OracleStateResult } from '../tally.ts';
 import { compareVmxState } from './compare.ts';
 import { encodeVmxStateInto } from './fieldList.ts';
+import { projectedMemory } from './project.ts';
 import { encodedStates } from '../statePages.ts';
 import { runOracleBatch } from '../batch.ts';
 import type { VmxVerdict } from './verdict.ts';
@@ -51,11 +52,35 @@ export interface VmxBatchOptions {
   verifyAlone?: boolean;
 }
 
-export function runVmxOracleBatch(cases: OracleVmxCase[], adapter: VmxAdapter, profile: Profile, jobs: number, opts: VmxBatchOptions = {}): Promise<VmxBatchResult> {
+function runPlain(cases: OracleVmxCase[], adapter: VmxAdapter, profile: Profile, jobs: number, opts: VmxBatchOptions): Promise<VmxBatchResult> {
   return runOracleBatch<OracleVmxCase, VmxRawOutcome, VmxVerdict, VmxAdapter>({
     cases, adapter, jobs,
     encodeInto: encodeCase(adapter),
     compare: (c, raw) => compareVmxState(c, raw, profile, adapter.name),
     verify: opts.verifyAlone === false ? null : (results, emulator) => verifyAlone(results, emulator, profile, jobs),
   });
+}
+
+/**
+ * The batch's states on the emulator and through the engine. A state that reads L1 memory of its
+ * own (a projected counterexample's MSR lists, project.ts) runs in a batch of its own with that
+ * memory loaded: two such states may want different words at the same slot.
+ */
+export async function runVmxOracleBatch(cases: OracleVmxCase[], adapter: VmxAdapter, profile: Profile, jobs: number, opts: VmxBatchOptions = {}): Promise<VmxBatchResult> {
+  const memory = cases.map(projectedMemory);
+  const plain = cases.map((_, i) => i).filter((i) => memory[i].length === 0);
+  if (plain.length === cases.length) return runPlain(cases, adapter, profile, jobs, opts);
+  const out: VmxBatchResult = { results: new Array(cases.length), boots: 0, emulatorMs: 0 };
+  const add = (r: VmxBatchResult, indices: number[]): void => {
+    r.results.forEach((x, k) => (out.results[indices[k]] = { ...x, index: indices[k] }));
+    out.boots += r.boots;
+    out.emulatorMs += r.emulatorMs;
+  };
+  if (plain.length > 0) add(await runPlain(plain.map((i) => cases[i]), adapter, profile, jobs, opts), plain);
+  for (let i = 0; i < cases.length; i++) {
+    if (memory[i].length === 0) continue;
+    const own: VmxAdapter = { ...adapter, runBatch: (lanes, j) => adapter.runBatch(lanes, j, memory[i]) };
+    add(await runPlain([cases[i]], own, profile, 1, opts), [i]);
+  }
+  return out;
 }

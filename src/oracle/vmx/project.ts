@@ -24,6 +24,7 @@ import { VMCS12_FIELDS, type Vmcs12Field } from '../../arch/vmx/fields.ts';
 import { vmcs12FieldValue, vmcs12Set, type Vmcs12 } from '../../arch/vmx/vmcs12.ts';
 import { validVmcs12 } from '../../engine/vmx/nested/vmcs12_base.ts';
 import { memKey, type VmxScenario } from '../../engine/vmx/scenario.ts';
+import type { Segment } from '../image.ts';
 import type { OracleVmxCpu } from './cpu.ts';
 
 const BITS = /(_control|_controls|^(guest|host)_cr[04]|_efer|_rflags|_dr7|_ar_bytes|^exception_bitmap|_interruptibility_info|_pending_dbg_exceptions|_debugctl|_guest_host_mask|_read_shadow)$/;
@@ -94,6 +95,28 @@ function moveMsrLists(t: Vmcs12, corpus: VmxScenario, maxphyaddr: number, mem: R
     ranges.push({ gpa: slot, bytes });
   });
   return ranges;
+}
+
+/**
+ * The L1 memory a state reads beyond the harness's image: the words of its scenario in the MSR-list
+ * slots (a projected counterexample's lists; a generated state has none), one segment per slot up
+ * to its last word, as the engine reads them (absent words are 0).
+ */
+export function projectedMemory(c: OracleVmxCase): Segment[] {
+  const ends = new Map<bigint, bigint>();
+  for (const key of Object.keys(c.scenario.mem)) {
+    const gpa = BigInt(key);
+    if (gpa < VMX_MSR_LIST_SLOTS || gpa >= VMX_MSR_LIST_SLOTS + BigInt(MSR_LISTS.length) * SLOT_BYTES) continue;
+    const slot = VMX_MSR_LIST_SLOTS + ((gpa - VMX_MSR_LIST_SLOTS) / SLOT_BYTES) * SLOT_BYTES;
+    const end = gpa - slot + 8n;
+    if (end > (ends.get(slot) ?? 0n)) ends.set(slot, end);
+  }
+  return [...ends].sort(([a], [b]) => (a < b ? -1 : 1)).map(([slot, end]) => {
+    const bytes = new Uint8Array(Number(end));
+    const dv = new DataView(bytes.buffer);
+    for (let off = 0n; off < end; off += 8n) dv.setBigUint64(Number(off), c.scenario.mem[memKey(slot + off)] ?? 0n, true);
+    return { gpa: Number(slot), bytes };
+  });
 }
 
 export interface VmxProjection {

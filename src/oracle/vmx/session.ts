@@ -15,6 +15,8 @@ import { describeVmxCaps, vmxCpuFromDump, type OracleVmxCpu } from './cpu.ts';
 import { VMX_DIVERGENCES } from './divergences.ts';
 import { runVmxOracleBatch } from './driver.ts';
 import { vmxShrinkRules } from './shrink.ts';
+import { projectVmxScenario } from './project.ts';
+import type { VmxScenario } from '../../engine/vmx/scenario.ts';
 import { describeVmxVerdict, type VmxVerdict } from './verdict.ts';
 import { pageList } from '../statePages.ts';
 
@@ -43,23 +45,23 @@ export function vmxOracleArch(cpu: OracleVmxCpu, adapter: VmxAdapter): OracleArc
 }
 
 /**
- * Project corpus files hold nested-VMX scenarios of every entry path with L1 memory, MSR lists
- * and KVM-only state; the harness runs a vmcs12 from its own valid base, so they are skipped (the
- * file is still read: a malformed one is an error, not a skip).
+ * A project corpus file as a harness state: a nested-VMX counterexample's vmcs12 projected onto the
+ * harness's valid VMCS (project.ts: the fields it changed carried over, its MSR lists moved with
+ * their entries), whatever its entry path; L1, KVM-only state and later steps stay behind, as the
+ * exported reproducer says. Anything else is skipped with why (a malformed file is an error).
  */
-function notAnOracleState(file: string): string {
-  const s = loadCorpusFile(file).case.scenario as { arch?: string };
-  return s.arch === 'vmx'
-    ? 'a project nested-VMX counterexample: only oracle states (corpus/oracle/bochs-vmx/) run on the VMX harness'
-    : `a ${s.arch ?? 'non-VMX'} scenario`;
+function projectCorpusFile(cpu: OracleVmxCpu): (file: string) => OracleVmxCase | string {
+  return (file) => {
+    const s = loadCorpusFile(file).case.scenario as VmxScenario & { arch?: string };
+    return s.arch === 'vmx' ? projectVmxScenario(cpu, s).c : `a ${s.arch ?? 'non-VMX'} scenario`;
+  };
 }
 
 export async function runVmxOracleSession(adapter: VmxAdapter, o: OracleSessionOptions): Promise<VmxOracleSessionReport> {
   const t0 = performance.now();
-  // Stored states carry their own CPU model: read (and judged well-formed) before the probe's boot.
-  const stored = o.cases === undefined ? null
-    : oracleCasesFromFiles(o.cases, adapter.name, 'vmx', notAnOracleState, `pass an oracle counterexample of ${adapter.name} (corpus/oracle/${adapter.name}/*.json)`);
   const cpu = await probeVmxCpu(adapter);
+  const stored = o.cases === undefined ? null
+    : oracleCasesFromFiles(o.cases, adapter.name, 'vmx', projectCorpusFile(cpu), 'pass a nested-VMX counterexample or an oracle counterexample of bochs-vmx (corpus/oracle/bochs-vmx/*.json)');
   const r = await runTallied(vmxOracleArch(cpu, adapter), o, stored, t0);
   return { ...r, arch: 'vmx', vmx_caps: describeVmxCaps(cpu) };
 }
