@@ -9,7 +9,7 @@
 // with its own image copy (Bochs locks the image).
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NestfuzzError } from '../campaign/errors.ts';
@@ -185,36 +185,101 @@ interface Boot {
 }
 
 const LINE = /@NF ([A-Z])((?: [0-9a-f]+)*)$/;
+/** A line the batch harness wrote to Bochs's "BIOS info" port, as the instance log has it. */
+const BIOS_INFO = /^\d+i\[BIOS\s*\] (.*)$/;
+/** harness/bochs.inc rec_putc: a line carried on from the one before. */
+const CARRIED = '@NF +';
 
 /**
- * Boots Bochs in `dir`; collects the harness's "@NF" lines (every stdout line with `allLines`). The debugger script continues to the
- * harness's final magic breakpoint (or a reset) and quits; a PANIC ends the process by itself. A
- * watchdog kills a Bochs that prints no line for STALL_MS (BOOT_STALL_MS before the first).
+ * The batch harness's lines, read from the instance log as Bochs appends them (each is flushed as
+ * it is logged, harness/bochs.inc): "@NF +" lines are joined to the line before, and the last line
+ * counts once the next one starts or Bochs has exited.
+ */
+class HarnessLog {
+  private offset = 0;
+  private partial = '';
+  private pending: string | null = null;
+  readonly lines: string[] = [];
+
+  constructor(private readonly path: string) {}
+
+  /** Reads what was appended since the last call; true when a line came in. */
+  poll(): boolean {
+    let text: string;
+    let fd: number | null = null;
+    try {
+      fd = openSync(this.path, 'r');
+      const size = fstatSync(fd).size;
+      if (size === this.offset) return false;
+      if (size < this.offset) {
+        // A new log in place of the one read so far (runInstance removes it before each boot).
+        this.offset = 0;
+        this.partial = '';
+      }
+      const buf = Buffer.alloc(size - this.offset);
+      readSync(fd, buf, 0, buf.length, this.offset);
+      this.offset = size;
+      text = buf.toString('latin1');
+    } catch {
+      return false; // not created yet
+    } finally {
+      if (fd !== null) closeSync(fd);
+    }
+    const parts = (this.partial + text).split('\n');
+    this.partial = parts.pop() ?? '';
+    const before = this.lines.length;
+    for (const l of parts) {
+      const m = BIOS_INFO.exec(l);
+      if (!m) continue;
+      if (m[1].startsWith(CARRIED)) this.pending = (this.pending ?? '') + m[1].slice(CARRIED.length);
+      else {
+        this.settle();
+        this.pending = m[1];
+      }
+    }
+    return this.lines.length > before || this.pending !== null;
+  }
+
+  /** Bochs has exited: the line in hand is whole. */
+  close(): void {
+    this.poll();
+    this.settle();
+  }
+
+  private settle(): void {
+    if (this.pending === null) return;
+    const m = LINE.exec(this.pending);
+    if (m) this.lines.push(`${m[1]}${m[2]}`);
+    this.pending = null;
+  }
+}
+
+/**
+ * Boots Bochs in `dir` and collects the harness's "@NF" lines from the instance log (every stdout
+ * line with `allLines`, for a REPRO image, which prints on port 0xE9). The debugger script
+ * continues to the harness's final magic breakpoint (or a reset) and quits; a PANIC ends the
+ * process by itself. A watchdog kills a Bochs that writes no line for STALL_MS (BOOT_STALL_MS
+ * before the first).
  */
 function boot(dir: string, allLines = false): Promise<Boot> {
   return new Promise((resolve, reject) => {
-    const p = spawn(BOCHS_BINARY, ['-q', '-f', 'cfg.bxrc', '-rc', 'dump.rc'], { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] });
-    const lines: string[] = [];
+    const p = spawn(BOCHS_BINARY, ['-q', '-f', 'cfg.bxrc', '-rc', 'dump.rc'], { cwd: dir, stdio: ['ignore', allLines ? 'pipe' : 'ignore', 'ignore'] });
+    const stdoutLines: string[] = [];
+    const log = allLines ? null : new HarnessLog(join(dir, 'bochs.log'));
+    const lines = log?.lines ?? stdoutLines;
     let partial = '';
     let timedOut = false;
     const stall = new StallWatch(POLL_MS);
-    p.stdout.on('data', (d: Buffer) => {
+    p.stdout?.on('data', (d: Buffer) => {
       const parts = (partial + d.toString('latin1')).split('\n');
       partial = parts.pop() ?? '';
       for (const l of parts) {
-        if (allLines) {
-          lines.push(l.replace(/\r$/, ''));
-          stall.progress();
-          continue;
-        }
-        const m = LINE.exec(l);
-        if (m) {
-          lines.push(`${m[1]}${m[2]}`);
-          stall.progress();
-        }
+        stdoutLines.push(l.replace(/\r$/, ''));
+        stall.progress();
       }
     });
     const watchdog = setInterval(() => {
+      if (log?.poll()) stall.progress();
       if (stall.stalledFor() > (lines.length === 0 ? BOOT_STALL_MS : STALL_MS)) {
         timedOut = true;
         p.kill('SIGKILL');
@@ -227,6 +292,7 @@ function boot(dir: string, allLines = false): Promise<Boot> {
     });
     p.on('close', (status, signal) => {
       clearInterval(watchdog);
+      log?.close();
       resolve({ status, signal, timedOut, lines });
     });
   });
@@ -278,6 +344,8 @@ async function runInstance(h: BochsHarness, pages: StatePages, memory: readonly 
       // A Bochs that died (SIGSEGV, watchdog) leaves its image lock behind; the next boot would
       // PANIC on it ("could not open hard drive image file").
       rmSync(join(dir, 'disk.img.lock'), { force: true });
+      // The harness's lines come from this boot's log alone (HarnessLog).
+      rmSync(join(dir, 'bochs.log'), { force: true });
       boots++;
       const b = await boot(dir);
       let ended = false;

@@ -3,7 +3,7 @@
 ; Bochs loads it at ROM_BASE (optromimage1); the reset ROM (resetrom.asm, in place of a BIOS) jumps
 ; to its entry in real mode. It keeps the option-ROM shape a BIOS would run during POST (signature
 ; 0x55 0xAA, size in 512-byte blocks, entry at offset 3; the adapter fixes the checksum byte so all
-; bytes sum to 0 mod 256). The ROM fills the real-mode IVT, masks the PICs, enables A20, switches to
+; bytes sum to 0 mod 256). The ROM fills the real-mode IVT and low memory, masks the PICs, enables A20, switches to
 ; 32-bit protected mode with flat CS/DS/ES/SS (the data selectors must be reloaded: a data access
 ; through the real-mode segment cache faults) and jumps to the harness's 32-bit entry at
 ; HARNESS_BASE, where Bochs's optramimage put it. It never returns.
@@ -39,6 +39,23 @@ entry:
     mov ax, IVT_HANDLER_SEG
     stosw
     loop .ivt
+    ; Conventional memory above the IVT (0x500-0x9FFFF) as 0xFF bytes, which decode as FF /7 (#UD)
+    ; at any offset. A BIOS leaves its data there; with zeros (ADD [BX+SI],AL at every offset) an
+    ; L2 in real mode that runs off into low memory slides on into VGA space, where Bochs PANICs on
+    ; the fetch (measured: seed 10's state 5421; with the BIOS's bytes it took #UD at once).
+    mov ax, 0xFFFF
+    mov di, 0x500
+    mov cx, (0x10000 - 0x500) / 2
+    rep stosw                        ; es = 0 from the IVT
+    mov bx, 0x1000
+.low:
+    mov es, bx
+    xor di, di
+    mov cx, 0x8000
+    rep stosw
+    add bx, 0x1000
+    cmp bx, 0xA000
+    jb .low
     in al, 0x92                      ; fast A20 (bit 1), never the reset bit (bit 0)
     or al, 2
     and al, 0xFE
