@@ -14,10 +14,10 @@ import { QEMU_SVM } from '../../src/oracle/svm/adapters.ts';
 import { SVM_DIVERGENCES } from '../../src/oracle/svm/divergences.ts';
 import { VMX_DIVERGENCES } from '../../src/oracle/vmx/divergences.ts';
 import { forgetConfirmedPredictions } from '../../src/oracle/holdBack.ts';
-import { runSvmOracleBatch } from '../../src/oracle/svm/driver.ts';
+import { encodeSvmCase, runSvmOracleBatch } from '../../src/oracle/svm/driver.ts';
 import { probeCpu, runOracleSession } from '../../src/oracle/session.ts';
 import { cli, expectOneLineError, tempDir } from '../campaign/helpers.ts';
-import { pageList } from '../../src/oracle/statePages.ts';
+import { encodedStates, pageList } from '../../src/oracle/statePages.ts';
 
 const kvmNext = getProfile('kvm-next')!;
 
@@ -98,6 +98,22 @@ describe('qemu-svm oracle', () => {
     const r = await QEMU_SVM.runBatch([pageList([hang, abort].map((c) => encodeVmcb(c.scenario.vmcb12)))], 1);
     expect(r.outcomes[0].kind === 'crash' && r.outcomes[0].detail).toMatch(/hang/);
     expect(r.outcomes[1].kind === 'crash' && r.outcomes[1].detail).toMatch(/invalid tss type/);
+  }, 60_000);
+
+  it('resumes after an abort early in a long lane, fed the states its predecessor had not written yet', async () => {
+    // qemu.ts streams a lane's pages into the RAM file while QEMU runs: an abort 3 states in (about
+    // 100 ms after the spawn) comes while most of 27,000 pages are still to be written, and the
+    // resumed boot must get them; a second abort far later resumes from pages already in place.
+    const cpu = await probeCpu(QEMU_SVM);
+    const valid = buildOracleSvmCase(cpu, { mode: 'long64', np: true, snippet: 'vmmcall' }, []);
+    const abort = buildOracleSvmCase(cpu, { mode: 'unpaged32', np: true, snippet: 'vmmcall' }, [['segment-attr', 1], ['event-inj-soft-or-nmi', 0]]);
+    const cases = Array.from({ length: 27_000 }, (_, i) => (i === 3 || i === 20_000 ? abort : valid));
+    const r = await QEMU_SVM.runBatch([encodedStates(cases, encodeSvmCase)], 1);
+    expect(r.boots).toBe(3);
+    r.outcomes.forEach((o, i) => {
+      if (i === 3 || i === 20_000) expect(o.kind === 'crash' && o.detail, `state ${i}`).toMatch(/invalid tss type/);
+      else if (o.kind !== 'exit' || o.exit.exit_code !== 0x81n) expect.fail(`state ${i}: ${o.kind}`);
+    });
   }, 60_000);
 
   it('holds back states predicted to abort QEMU: one confirms the prediction, the rest are not run', async () => {
