@@ -105,10 +105,7 @@ function boot(harness: string, fd: number, start: number, n: number, fed: number
     // one of the boot, which would otherwise wait out BOOT_STALL_MS.
     let started = false;
     const probe = new Uint8Array(4);
-    const written = (i: number): boolean => {
-      readSync(fd, probe, 0, 4, LAYOUT.RECORDS + i * RECORD_SIZE);
-      return new DataView(probe.buffer).getUint32(0, true) === i;
-    };
+    const written = (i: number): boolean => recordIs(fd, i);
     const watchdog = setInterval(() => {
       if (!started) {
         readSync(fd, probe, 0, 4, LAYOUT.CPUID_DUMP);
@@ -217,10 +214,10 @@ function parseRecords(fd: number, outcomes: RawOutcome[], from: number, to: numb
   return to;
 }
 
-/** Record `i` is written, of `kind`. */
-function recordIs(fd: number, i: number, kind: number): boolean {
+/** Record `i` is written (its index is stored last, record.inc), and of `kind` when one is given. */
+function recordIs(fd: number, i: number, kind?: number): boolean {
   const dv = new DataView(readAt(fd, LAYOUT.RECORDS + i * RECORD_SIZE, 8).buffer);
-  return dv.getUint32(0, true) === i && dv.getUint32(4, true) === kind;
+  return dv.getUint32(0, true) === i && (kind === undefined || dv.getUint32(4, true) === kind);
 }
 
 /** isa-debug-exit with value 0: QEMU's exit status is (0 << 1) | 1. */

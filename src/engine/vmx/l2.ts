@@ -5,21 +5,16 @@
 // the timer fire before L2 executes anything, and an open NMI or interrupt window L1 asked to exit
 // on comes next. Userspace may also destroy the vCPU while L2 runs.
 
+import { RFLAGS } from '../../arch/svm/defs.ts';
 import { CPU_BASED, PIN_BASED, SECONDARY } from '../../arch/vmx/controls.ts';
+import { INTR_INFO } from '../../arch/vmx/intr_info.ts';
+import { INTR_STATE } from '../../arch/vmx/intr_state.ts';
 import { EXIT_REASON } from '../../arch/vmx/exit_reasons.ts';
 import { has } from '../profiles.ts';
 import { free_nested } from './instructions.ts';
 import type { VmxMachine } from './machine.ts';
 import { nested_vmx_vmexit, type VmexitInfo } from './nested/vmexit.ts';
 import type { VmxL2Exit } from './result.ts';
-
-/** VM-entry interruption-information valid bit (SDM 25.8.3). */
-const INTR_INFO_VALID = 0x80000000;
-/** Guest interruptibility state (SDM 25.4.2, table 25-3): blocking by STI, by MOV SS, by NMI. */
-const INTR_BLOCKING_STI = 1 << 0;
-const INTR_BLOCKING_MOV_SS = 1 << 1;
-const INTR_BLOCKING_NMI = 1 << 3;
-const RFLAGS_IF = 1n << 9n;
 
 export interface L2Outcome {
   exit: VmxL2Exit | null;
@@ -76,12 +71,12 @@ export function run_l2(m: VmxMachine, l2_efer: bigint): L2Outcome {
   // the model holds it, as Bochs 2.7 does). With an event injected, L2 first delivers it and the
   // window opens at the handler, which this one-action model does not run: no window exit then.
   const intr = v.guest_interruptibility_info;
-  if ((v.vm_entry_intr_info_field & INTR_INFO_VALID) === 0 && (intr & (INTR_BLOCKING_STI | INTR_BLOCKING_MOV_SS)) === 0) {
+  if ((v.vm_entry_intr_info_field & INTR_INFO.VALID) === 0 && (intr & (INTR_STATE.STI | INTR_STATE.MOV_SS)) === 0) {
     // Virtual-NMI blocking is bit 3 once "virtual NMIs" is set (SDM 25.4.2, table 25-3).
-    if ((v.pin_based_vm_exec_control & PIN_BASED.VIRTUAL_NMIS) !== 0 && (v.cpu_based_vm_exec_control & CPU_BASED.NMI_WINDOW_EXITING) !== 0 && (intr & INTR_BLOCKING_NMI) === 0) {
+    if ((v.pin_based_vm_exec_control & PIN_BASED.VIRTUAL_NMIS) !== 0 && (v.cpu_based_vm_exec_control & CPU_BASED.NMI_WINDOW_EXITING) !== 0 && (intr & INTR_STATE.NMI) === 0) {
       return exitToL1(m, l2_efer, { reason: EXIT_REASON.NMI_WINDOW, qualification: 0n, intr_info: 0, instruction_len: 0 });
     }
-    if ((v.cpu_based_vm_exec_control & CPU_BASED.INTR_WINDOW_EXITING) !== 0 && (v.guest_rflags & RFLAGS_IF) !== 0n) {
+    if ((v.cpu_based_vm_exec_control & CPU_BASED.INTR_WINDOW_EXITING) !== 0 && (v.guest_rflags & RFLAGS.IF) !== 0n) {
       return exitToL1(m, l2_efer, { reason: EXIT_REASON.INTERRUPT_WINDOW, qualification: 0n, intr_info: 0, instruction_len: 0 });
     }
   }

@@ -6,7 +6,7 @@
 // is an option-RAM image Bochs runs (the only VMX CPU here; tests/oracle/exportVmx.spec.ts).
 
 import type { NestedVmxMsrs } from '../../arch/vmx/caps.ts';
-import { memKey } from '../../engine/vmx/scenario.ts';
+import { memorySegment } from '../vmx/project.ts';
 import { inputHeader, vmxReproImage, type Segment } from '../image.ts';
 import { LAYOUT, statePage } from '../layout.ts';
 import { BOCHS_VMX_ABSENT_FIELDS } from '../vmx/adapters.ts';
@@ -95,12 +95,7 @@ export function reproVmxHeaderLines(src: VmxReproSource, cpu: OracleVmxCpu): str
 
 /** L1 memory the state uses (its MSR lists, vmx/project.ts): the scenario's words, zeros around them, as the engine reads it. */
 function memorySegments(src: VmxReproSource): Segment[] {
-  return src.memory.map((r) => {
-    const bytes = new Uint8Array(Number(r.bytes));
-    const dv = new DataView(bytes.buffer);
-    for (let off = 0; off + 8 <= bytes.length; off += 8) dv.setBigUint64(off, src.c.scenario.mem[memKey(r.gpa + BigInt(off))] ?? 0n, true);
-    return { gpa: Number(r.gpa), bytes };
-  });
+  return src.memory.map((r) => memorySegment(src.c.scenario.mem, r.gpa, r.bytes));
 }
 
 export function reproVmxDataBlock(src: VmxReproSource, cpu: OracleVmxCpu): Uint8Array {

@@ -29,6 +29,8 @@ const entryFailure33 = (v: VmxVerdict): boolean => v.kind === 'entry-failure' &&
  * or held back on a confirmed prediction of that hang: holdBack.ts).
  */
 const bochsEntered = (v: VmxVerdict): boolean => v.kind === 'exit' || (v.kind === 'crash' && /^(not run, predicted \(.*\): )?hang/.test(v.detail));
+const KVM_NEXT = getProfile('kvm-next')!;
+
 /**
  * The state has a guest-state defect besides its VMCS link pointer: with the pointer repaired
  * (all ones: no shadow VMCS, SDM 26.3.1.5) the engine still fails the entry, with qualification 0.
@@ -39,8 +41,6 @@ function failsGuestStateWithoutLinkPointer(c: OracleVmxCase): boolean {
   const r = runVmx(s, KVM_NEXT);
   return r.outcome === 'entry-failure' && r.exit_qualification === 0n;
 }
-
-const KVM_NEXT = getProfile('kvm-next')!;
 
 const failedFirst = (x: VmxDivergenceCtx, re: RegExp): boolean => x.engineFailed.length > 0 && re.test(x.engineFailed[0]);
 

@@ -111,12 +111,15 @@ export function projectedMemory(c: OracleVmxCase): Segment[] {
     const end = gpa - slot + 8n;
     if (end > (ends.get(slot) ?? 0n)) ends.set(slot, end);
   }
-  return [...ends].sort(([a], [b]) => (a < b ? -1 : 1)).map(([slot, end]) => {
-    const bytes = new Uint8Array(Number(end));
-    const dv = new DataView(bytes.buffer);
-    for (let off = 0n; off < end; off += 8n) dv.setBigUint64(Number(off), c.scenario.mem[memKey(slot + off)] ?? 0n, true);
-    return { gpa: Number(slot), bytes };
-  });
+  return [...ends].sort(([a], [b]) => (a < b ? -1 : 1)).map(([slot, end]) => memorySegment(c.scenario.mem, slot, end));
+}
+
+/** `bytes` of L1 memory from `gpa` as an image segment: the scenario's words, 0 where it has none (as the engine reads them). */
+export function memorySegment(mem: Readonly<Record<string, bigint>>, gpa: bigint, bytes: bigint): Segment {
+  const out = new Uint8Array(Number(bytes));
+  const dv = new DataView(out.buffer);
+  for (let off = 0; off + 8 <= out.length; off += 8) dv.setBigUint64(off, mem[memKey(gpa + BigInt(off))] ?? 0n, true);
+  return { gpa: Number(gpa), bytes: out };
 }
 
 export interface VmxProjection {

@@ -5,9 +5,10 @@
 // qualification. Owner 'kvm' marks a rule KVM's software checks should have caught first (spec §2.6,
 // nested.c warn_on_missed_cc); owner 'hardware' a rule KVM leaves to the CPU (HARDWARE_GUEST_STATE_RULES).
 
-import { CR0, CR4 } from '../../../arch/svm/defs.ts';
+import { CR0, CR4, RFLAGS } from '../../../arch/svm/defs.ts';
 import { CPU_BASED, PIN_BASED, SECONDARY } from '../../../arch/vmx/controls.ts';
 import { INTR_INFO, INTR_TYPE } from '../../../arch/vmx/intr_info.ts';
+import { INTR_STATE } from '../../../arch/vmx/intr_state.ts';
 import { toU64, type Vmcs12 } from '../../../arch/vmx/vmcs12.ts';
 import type { Vmcs02State, VmxHardwareVerdict } from '../result.ts';
 import { cc, type Trace } from '../../trace.ts';
@@ -35,11 +36,8 @@ export interface HardwareEntryInput {
   vtpr?: number;
 }
 
-const RFLAGS = { FIXED1: 1n << 1n, TF: 1n << 8n, IF: 1n << 9n, VM: 1n << 17n } as const;
 /** RFLAGS bits that must be 0 on entry: 63:22, 15, 5, 3 (§27.3.1.4). */
 const RFLAGS_RSVD = (~((1n << 22n) - 1n) & 0xffffffffffffffffn) | (1n << 15n) | (1n << 5n) | (1n << 3n);
-/** Interruptibility state (SDM Table 25-3): blocking by STI, MOV SS, SMI, NMI; bits 31:5 reserved here. */
-const INTR_STATE = { STI: 1, MOV_SS: 2, SMI: 4, NMI: 8 } as const;
 /** Pending debug exceptions (SDM Table 25-4): B3:0, enabled breakpoint (12), BS (14), RTM (16). */
 const PDE = { ENABLED_BP: 1n << 12n, BS: 1n << 14n, RTM: 1n << 16n } as const;
 const PDE_RSVD = (~((1n << 17n) - 1n) & 0xffffffffffffffffn) | (1n << 15n) | (1n << 13n) | 0xff0n;
@@ -168,7 +166,7 @@ const RULES: readonly Rule[] = [
   // §27.3.1.4: IA-32e mode and CS.L ⇒ RIP canonical.
   hw('hw-guest-rip-noncanonical', (e) => e.ia32e && e.cs.l && !is_canonical(u64(e.v.guest_rip), e.la)),
   // §27.3.1.4: RFLAGS 63:22, 15, 5, 3 zero, bit 1 one.
-  hw('hw-guest-rflags-reserved', (e) => (e.rflags & RFLAGS_RSVD) !== 0n || (e.rflags & RFLAGS.FIXED1) === 0n),
+  hw('hw-guest-rflags-reserved', (e) => (e.rflags & RFLAGS_RSVD) !== 0n || (e.rflags & RFLAGS.FIXED_1) === 0n),
   // §27.3.1.4: IA-32e mode guest or CR0.PE = 0 ⇒ RFLAGS.VM = 0.
   hw('hw-guest-rflags-vm', (e) => e.v86 && (e.ia32e || (e.cr0 & CR0.PE) === 0n)),
   // §27.3.1.4: injecting an external interrupt ⇒ RFLAGS.IF = 1.
